@@ -1,0 +1,242 @@
+//! skiff-bench: starts a skiff server on loopback, loads it with concurrent
+//! creates, gets, lists and updates of ConfigMaps while many watches count the
+//! events, then measures a local etcd's raw put rate with the same clients and
+//! value size as the yardstick, and prints both side by side.
+//!
+//! Progress goes to stderr, the results to stdout. Every process started here
+//! is stopped by pid and its temp dir removed, also on errors and Ctrl-C.
+
+mod conn;
+mod etcd;
+mod kube;
+mod load;
+mod phases;
+mod proc;
+mod report;
+mod skiff;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::kube::{clock_us, filler, KubeConfig};
+use crate::load::{run_phase, Limits, PhaseResult};
+use crate::report::{Config, Delivery, Report, Row, WatchReport};
+
+#[derive(Parser, Debug, Clone)]
+#[command(version, about = "Benchmark a skiff server against etcd's raw put rate")]
+struct Args {
+    /// The skiff binary to start.
+    #[arg(long, default_value = "target/release/skiff")]
+    skiff: PathBuf,
+    /// The etcd binary (Debian package etcd-server).
+    #[arg(long, default_value = "etcd")]
+    etcd: PathBuf,
+    /// Concurrent workers per phase, each with its own connection.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    clients: u32,
+    /// Time limit per phase.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Concurrent watches on the benchmark namespace's ConfigMaps.
+    #[arg(long, default_value_t = 100)]
+    watches: usize,
+    /// Most objects the create phase (and etcd put) may write; the other
+    /// phases stop after --max-ops operations.
+    #[arg(long, default_value_t = 50_000)]
+    objects: u64,
+    /// Most operations in a get, list or update phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_ops: u64,
+    /// Length of the value string in every ConfigMap (and etcd value).
+    #[arg(long, default_value_t = 128)]
+    value_size: usize,
+    /// Offer only HTTP/1.1 to skiff (the default also offers HTTP/2).
+    #[arg(long)]
+    http1: bool,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Only measure etcd.
+    #[arg(long, conflicts_with = "skip_etcd")]
+    skip_skiff: bool,
+    /// Only measure skiff.
+    #[arg(long)]
+    skip_etcd: bool,
+    /// How long skiff and etcd may take to become ready.
+    #[arg(long, default_value_t = 120)]
+    startup_timeout: u64,
+    /// How long to wait for watchers to catch up after a write phase.
+    #[arg(long, default_value_t = 30)]
+    drain_timeout: u64,
+}
+
+impl Args {
+    fn limits(&self, max_ops: u64) -> anyhow::Result<Limits> {
+        let duration = Duration::try_from_secs_f64(self.seconds).context("--seconds must be a non-negative number")?;
+        Ok(Limits { duration, max_ops })
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = args.json;
+    // Dropping the `run` future on a signal drops its process guards, which
+    // stop the servers and remove their temp dirs.
+    let outcome = runtime.block_on(async move {
+        tokio::select! {
+            r = run(args) => r,
+            s = interrupted() => Err(anyhow::anyhow!("interrupted by {s}; cleaning up")),
+        }
+    });
+    match outcome {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            } else {
+                print!("{}", report.table());
+            }
+            if report.clean() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("some operations failed or some watch events were missing");
+                ExitCode::from(2)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<Report> {
+    clock_us(); // starts the clock watchers measure against
+    let value = filler(args.value_size, 1);
+    let mut protocol = None;
+    let (rows, watch) = if args.skip_skiff {
+        (Vec::new(), None)
+    } else {
+        let (rows, watch, proto) = bench_skiff(&args, &value).await?;
+        protocol = Some(proto);
+        (rows, watch)
+    };
+    let etcd_put = if args.skip_etcd { None } else { Some(Row::from(&bench_etcd(&args, &value).await?)) };
+    let config = Config {
+        clients: args.clients as usize,
+        seconds: args.seconds,
+        watches: if args.skip_skiff { 0 } else { args.watches },
+        objects: args.objects,
+        value_size: args.value_size,
+        protocol,
+    };
+    Ok(Report::finish(config, rows, watch, etcd_put))
+}
+
+async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Option<WatchReport>, String)> {
+    let clients = args.clients as usize;
+    let drain = Duration::from_secs(args.drain_timeout);
+    eprintln!("starting {} ...", args.skiff.display());
+    let server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout)).await?;
+    let kubeconfig = KubeConfig::load(&server.kubeconfig)?;
+    let endpoint = kubeconfig.endpoint(args.http1)?;
+    let protocol = endpoint.connect().await.context("connecting to skiff")?.protocol().to_string();
+    eprintln!("skiff is up at {} ({protocol}); data in {}", kubeconfig.server, server.process.dir().display());
+
+    let rv = phases::prepare(&endpoint).await?;
+    eprintln!("opening {} watches from resourceVersion {rv} ...", args.watches);
+    let watches = watch::WatchSet::open(&endpoint, args.watches, &rv).await?;
+
+    let mut rows = Vec::new();
+    let create_start = clock_us();
+    let workers = (0..clients).map(|_| phases::Create::new(endpoint.clone(), value.to_string())).collect();
+    let (create, workers) = phase("create", workers, args.limits(args.objects)?).await;
+    let added = watches.drain(false, create.ok * args.watches as u64, drain).await;
+    report_drain("ADDED", &added, create.ok * args.watches as u64);
+    let objects: Vec<phases::Object> = workers.into_iter().flat_map(|w| w.created).collect();
+    rows.push(Row::from(&create));
+
+    let names = Arc::new(objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>());
+    let workers = (0..clients).map(|i| phases::Get::new(endpoint.clone(), names.clone(), i as u64)).collect();
+    rows.push(Row::from(&phase("get", workers, args.limits(args.max_ops)?).await.0));
+
+    let workers = (0..clients).map(|_| phases::List::new(endpoint.clone())).collect();
+    rows.push(Row::from(&phase("list", workers, args.limits(args.max_ops)?).await.0));
+
+    let update_start = clock_us();
+    let workers = phases::deal(objects, clients)
+        .into_iter()
+        .map(|share| phases::Update::new(endpoint.clone(), value.to_string(), share))
+        .collect();
+    let (update, _) = phase("update", workers, args.limits(args.max_ops)?).await;
+    let modified = watches.drain(true, update.ok * args.watches as u64, drain).await;
+    report_drain("MODIFIED", &modified, update.ok * args.watches as u64);
+    rows.push(Row::from(&update));
+
+    let stats = watches.finish().await;
+    let deliveries = vec![
+        Delivery::new("ADDED", create.ok, &stats, added.last_event_us.saturating_sub(create_start)),
+        Delivery::new("MODIFIED", update.ok, &stats, modified.last_event_us.saturating_sub(update_start)),
+    ];
+    let watch = WatchReport::new(&stats, deliveries);
+
+    eprintln!("stopping skiff (SIGTERM) ...");
+    let log = server.process.log_path().to_path_buf();
+    match server.process.stop().await {
+        Ok(status) if !status.success() => eprintln!("note: skiff exited with {status} (its log {} is removed)", log.display()),
+        Ok(_) => {}
+        Err(e) => eprintln!("note: stopping skiff: {e:#}"),
+    }
+    Ok((rows, Some(watch), protocol))
+}
+
+async fn bench_etcd(args: &Args, value: &str) -> anyhow::Result<PhaseResult> {
+    eprintln!("starting etcd ...");
+    let server = etcd::start(&args.etcd, Duration::from_secs(args.startup_timeout)).await?;
+    eprintln!("etcd is up (log {})", server.log_path().display());
+    let workers = (0..args.clients).map(|_| etcd::Put::new(server.endpoint.clone(), value.to_string())).collect();
+    let (put, _) = phase("etcd put", workers, args.limits(args.objects)?).await;
+    eprintln!("stopping etcd (SIGTERM) ...");
+    server.stop().await?;
+    Ok(put)
+}
+
+async fn phase<W: load::Worker>(name: &str, workers: Vec<W>, limits: Limits) -> (PhaseResult, Vec<W>) {
+    eprintln!("{name}: {} clients for up to {:?} / {} ops ...", workers.len(), limits.duration, limits.max_ops);
+    let (r, w) = run_phase(name, workers, limits).await;
+    eprintln!("{name}: {} ok, {} errors in {:.2}s", r.ok, r.errors, r.elapsed.as_secs_f64());
+    (r, w)
+}
+
+fn report_drain(event: &str, d: &watch::Drained, expected: u64) {
+    if !d.complete {
+        eprintln!("watchers got {} of {expected} {event} events before the drain timeout", d.delivered);
+    }
+}

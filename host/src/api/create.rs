@@ -1,0 +1,325 @@
+//! create: type-check, default, fill the fields the server owns, validate, store.
+
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::{key_for, meta, Api, Outcome, WriteOptions};
+use crate::resources::{validation, ResourceType};
+use crate::store::Decision;
+
+impl Api {
+    /// Creates `body` as a new object of `rt` in `namespace`.
+    /// Returns the stored object and any warnings for the client.
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut body: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<(Value, Vec<String>)> {
+        check_type_meta(rt, &mut body)?;
+        let metadata = meta::metadata_mut(&mut body);
+        match (rt.namespaced, namespace, metadata.get("namespace").and_then(Value::as_str)) {
+            (true, Some(url), Some(body_ns)) if !body_ns.is_empty() && body_ns != url => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+            (true, Some(url), _) => {
+                metadata.insert("namespace".into(), json!(url));
+            }
+            (true, None, _) => return Err(ApiError::path_not_found()),
+            (false, _, _) => {
+                metadata.remove("namespace");
+            }
+        }
+        if metadata.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
+            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        }
+        let name = metadata.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let generate = metadata.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = if name.is_empty() && !generate.is_empty() { meta::generate_name(&generate) } else { name };
+        metadata.insert("name".into(), json!(name));
+
+        let decoded = rt.codec.decode(&body, opts.field_validation)?;
+        let mut obj = decoded.object;
+        let uid = uuid::Uuid::new_v4().to_string();
+        {
+            let m = meta::metadata_mut(&mut obj);
+            m.insert("uid".into(), json!(uid));
+            m.insert("creationTimestamp".into(), json!(meta::now()));
+            for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "managedFields", "selfLink"] {
+                m.remove(f);
+            }
+            if rt.has_generation() {
+                m.insert("generation".into(), json!(1));
+            }
+        }
+        prepare_for_create(rt, &mut obj, &uid);
+        if rt.plural == "services" && rt.group.is_empty() {
+            self.allocate_service_addresses(&mut obj).await?;
+        }
+
+        let causes = validation::validate(rt, &obj, None);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+        }
+        if rt.namespaced {
+            self.check_namespace_open(meta::namespace(&obj)).await?;
+        }
+        let key = key_for(rt, namespace, &name);
+        let outcome = self
+            .commit(rt, &key, opts.dry_run, |current| match current {
+                Some(_) => Err(ApiError::already_exists(rt.group, rt.plural, &name)),
+                None => Ok(Decision::Put(obj)),
+            })
+            .await?;
+        Ok((outcome.into_object(), decoded.warnings))
+    }
+
+    /// New objects may only go into a namespace that exists and is not being deleted.
+    async fn check_namespace_open(&self, namespace: &str) -> ApiResult<()> {
+        let Some(ns_type) = self.registry.lookup("", "v1", "namespaces") else { return Ok(()) };
+        match self.get(ns_type, None, namespace).await {
+            Ok(ns) if meta::is_deleting(&ns) => Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives a Service its cluster IP (and node ports) from the service range,
+    /// as Kubernetes' allocators do when the user leaves them out.
+    async fn allocate_service_addresses(&self, svc: &mut Value) -> ApiResult<()> {
+        let ty = svc["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+        if ty == "ExternalName" {
+            return Ok(());
+        }
+        let wants_ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").is_empty();
+        let wants_ports = ty == "NodePort" || ty == "LoadBalancer";
+        if !wants_ip && !wants_ports {
+            return Ok(());
+        }
+        let mut used_ips = std::collections::HashSet::new();
+        let mut used_ports = std::collections::HashSet::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = self
+                .store
+                .list("/services", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000)
+                .await?;
+            for s in &page.items {
+                if let Some(ip) = s["spec"]["clusterIP"].as_str() {
+                    used_ips.insert(ip.to_string());
+                }
+                for p in s["spec"]["ports"].as_array().into_iter().flatten() {
+                    if let Some(n) = p["nodePort"].as_i64() {
+                        used_ports.insert(n);
+                    }
+                }
+            }
+            match page.items.last() {
+                Some(last) if page.more => after = Some((meta::namespace(last).into(), meta::name(last).into())),
+                _ => break,
+            }
+        }
+        if wants_ip {
+            // 10.43.0.0/16, k3s' default service range; .0.1 is the API server's own Service.
+            let ip = (2u32..65535)
+                .map(|n| format!("10.43.{}.{}", n / 256, n % 256))
+                .find(|ip| !used_ips.contains(ip))
+                .ok_or_else(|| ApiError::internal("the service cluster IP range is full"))?;
+            svc["spec"]["clusterIP"] = json!(ip);
+            svc["spec"]["clusterIPs"] = json!([ip]);
+        } else if svc["spec"]["clusterIP"].as_str() == Some("None") {
+            svc["spec"]["clusterIPs"] = json!(["None"]);
+        }
+        if svc["spec"]["ipFamilies"].is_null() {
+            svc["spec"]["ipFamilies"] = json!(["IPv4"]);
+        }
+        if svc["spec"]["ipFamilyPolicy"].is_null() {
+            svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+        }
+        if wants_ports {
+            let mut next = 30000i64;
+            for p in svc["spec"]["ports"].as_array_mut().into_iter().flatten() {
+                if p["nodePort"].is_null() {
+                    while used_ports.contains(&next) {
+                        next += 1;
+                    }
+                    if next > 32767 {
+                        return Err(ApiError::internal("the node port range is full"));
+                    }
+                    p["nodePort"] = json!(next);
+                    used_ports.insert(next);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks (or fills in) `apiVersion` and `kind` against the endpoint.
+pub(super) fn check_type_meta(rt: &ResourceType, body: &mut Value) -> ApiResult<()> {
+    let expected_version = rt.api_version();
+    match body.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => body["apiVersion"] = json!(expected_version),
+        Some(v) if v != expected_version => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected_version})"
+            )))
+        }
+        Some(_) => {}
+    }
+    match body.get("kind").and_then(Value::as_str) {
+        None | Some("") => body["kind"] = json!(rt.kind),
+        Some(k) if k != rt.kind => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({}) of {}",
+                rt.kind, rt.plural
+            )))
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// What Kubernetes' strategies do before the first write: reset status and
+/// fill in the fields the system derives.
+fn prepare_for_create(rt: &ResourceType, obj: &mut Value, uid: &str) {
+    let o = match obj.as_object_mut() {
+        Some(o) => o,
+        None => return,
+    };
+    match (rt.group, rt.plural) {
+        ("", "namespaces") => {
+            o.insert("status".into(), json!({"phase": "Active"}));
+        }
+        ("", "pods") => {
+            let qos = qos_class(&o.get("spec").cloned().unwrap_or(Value::Null));
+            o.insert("status".into(), json!({"phase": "Pending", "qosClass": qos}));
+            if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
+                let sa = spec.get("serviceAccountName").and_then(Value::as_str).unwrap_or("default").to_string();
+                spec.insert("serviceAccountName".into(), json!(sa));
+                default_tolerations(spec);
+            }
+        }
+        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => {
+            o.insert("status".into(), json!({"phase": "Pending"}));
+        }
+        ("", "services") => {
+            o.insert("status".into(), json!({"loadBalancer": {}}));
+        }
+        ("", "nodes") => {}
+        ("batch", "jobs") => {
+            o.insert("status".into(), json!({}));
+            generate_job_selector(o, uid);
+        }
+        _ if rt.status => {
+            o.insert("status".into(), json!({}));
+        }
+        _ => {}
+    }
+}
+
+/// The tolerations the DefaultTolerationSeconds admission plugin adds, so that
+/// pods ride out a short node outage before eviction.
+fn default_tolerations(spec: &mut serde_json::Map<String, Value>) {
+    let list = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = list.as_array_mut() else { return };
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let present = list.iter().any(|t| t["key"] == key && (t["effect"] == "NoExecute" || t["effect"].is_null()));
+        if !present {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+}
+
+/// Guaranteed when every container limits cpu and memory and requests equal
+/// limits; BestEffort when nothing is requested or limited; else Burstable.
+pub fn qos_class(spec: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|l| spec[*l].as_array().into_iter().flatten())
+        .collect();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let limits = &c["resources"]["limits"];
+        let requests = &c["resources"]["requests"];
+        if limits.as_object().is_some_and(|m| !m.is_empty()) || requests.as_object().is_some_and(|m| !m.is_empty()) {
+            any = true;
+        }
+        for r in ["cpu", "memory"] {
+            let limit = &limits[r];
+            let request = &requests[r];
+            if limit.is_null() || (!request.is_null() && request != limit) {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// A Job without `manualSelector` selects its pods by its own uid.
+fn generate_job_selector(job: &mut serde_json::Map<String, Value>, uid: &str) {
+    let name = job.get("metadata").and_then(|m| m["name"].as_str()).unwrap_or("").to_string();
+    let Some(spec) = job.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let labels = json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    if spec.get("selector").map_or(true, Value::is_null) {
+        spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
+    }
+    let template = spec.entry("template").or_insert_with(|| json!({}));
+    if !template["metadata"].is_object() {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"]["labels"].is_object() {
+        template["metadata"]["labels"] = json!({});
+    }
+    if let (Some(target), Some(extra)) = (template["metadata"]["labels"].as_object_mut(), labels.as_object()) {
+        for (k, v) in extra {
+            target.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_follows_requests_and_limits() {
+        assert_eq!(qos_class(&json!({"containers": [{"name": "a"}]})), "BestEffort");
+        assert_eq!(
+            qos_class(&json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]})),
+            "Guaranteed"
+        );
+        assert_eq!(qos_class(&json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]})), "Burstable");
+    }
+
+    #[test]
+    fn type_meta_must_match_the_endpoint() {
+        let reg = crate::resources::Registry::get();
+        let cm = reg.lookup("", "v1", "configmaps").expect("configmaps");
+        let mut body = json!({"metadata": {"name": "a"}});
+        check_type_meta(cm, &mut body).expect("filled in");
+        assert_eq!(body["kind"], "ConfigMap");
+        let mut wrong = json!({"apiVersion": "apps/v1", "kind": "ConfigMap"});
+        assert_eq!(check_type_meta(cm, &mut wrong).unwrap_err().code, 400);
+    }
+}

@@ -1,0 +1,148 @@
+//! delete and deletecollection: preconditions, propagation policy (the
+//! garbage collector's finalizers), finalizers and deletionTimestamp, and a
+//! namespace's Terminating phase.
+
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::list::ListOptions;
+use super::{key_for, meta, Api, Outcome};
+use crate::resources::ResourceType;
+use crate::store::Decision;
+
+pub const FOREGROUND: &str = "foregroundDeletion";
+pub const ORPHAN: &str = "orphan";
+
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    pub propagation: Option<String>,
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    /// Reads a `DeleteOptions` body (all fields optional) over query-derived defaults.
+    pub fn merge_body(mut self, body: &Value) -> ApiResult<DeleteOptions> {
+        if body.is_null() {
+            return Ok(self);
+        }
+        if !body.is_object() {
+            return Err(ApiError::bad_request("the body of a delete request must be a DeleteOptions object"));
+        }
+        if let Some(p) = body["propagationPolicy"].as_str() {
+            self.propagation = Some(p.to_string());
+        }
+        if body["orphanDependents"].as_bool() == Some(true) {
+            self.propagation = Some("Orphan".into());
+        }
+        if let Some(g) = body["gracePeriodSeconds"].as_i64() {
+            self.grace_period_seconds = Some(g);
+        }
+        if let Some(uid) = body["preconditions"]["uid"].as_str() {
+            self.precondition_uid = Some(uid.to_string());
+        }
+        if let Some(rv) = body["preconditions"]["resourceVersion"].as_str() {
+            self.precondition_rv = Some(rv.to_string());
+        }
+        if let Some(d) = body["dryRun"].as_array() {
+            self.dry_run |= d.iter().any(|v| v == "All");
+        }
+        Ok(self)
+    }
+
+    fn policy(&self, rt: &ResourceType) -> ApiResult<&str> {
+        match self.propagation.as_deref() {
+            None => Ok(rt.default_propagation()),
+            Some(p @ ("Orphan" | "Background" | "Foreground")) => Ok(p),
+            Some(other) => Err(ApiError::unprocessable(format!(
+                "DeleteOptions.propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            ))),
+        }
+    }
+}
+
+impl Api {
+    /// Deletes one object. `Outcome::Deleted` when it is gone, `Outcome::Written`
+    /// when it now waits for finalizers (the caller answers 202 then).
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Outcome> {
+        let policy = opts.policy(rt)?.to_string();
+        let key = key_for(rt, namespace, name);
+        self.commit(rt, &key, opts.dry_run, |current| {
+            let mut obj = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+            if let Some(uid) = &opts.precondition_uid {
+                if uid != meta::uid(&obj) {
+                    return Err(ApiError::conflict(
+                        rt.group,
+                        rt.plural,
+                        name,
+                        &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&obj)),
+                    ));
+                }
+            }
+            if let Some(rv) = &opts.precondition_rv {
+                if rv != meta::resource_version(&obj) {
+                    return Err(ApiError::conflict(
+                        rt.group,
+                        rt.plural,
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                            meta::resource_version(&obj)
+                        ),
+                    ));
+                }
+            }
+            let already = meta::is_deleting(&obj);
+            let before = obj.clone();
+            if !already {
+                let m = meta::metadata_mut(&mut obj);
+                m.insert("deletionTimestamp".into(), json!(meta::now()));
+                m.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period_seconds.unwrap_or(0).max(0)));
+            }
+            if rt.group.is_empty() && rt.plural == "namespaces" {
+                // The namespace controller empties it, then removes its spec finalizer.
+                obj["status"]["phase"] = json!("Terminating");
+                return Ok(if already { Decision::Keep } else { Decision::Put(obj) });
+            }
+            match policy.as_str() {
+                "Foreground" => meta::add_finalizer(&mut obj, FOREGROUND),
+                "Orphan" => meta::add_finalizer(&mut obj, ORPHAN),
+                _ => {}
+            }
+            if meta::finalizers(&obj).is_empty() {
+                return Ok(Decision::Delete);
+            }
+            Ok(if obj == before { Decision::Keep } else { Decision::Put(obj) })
+        })
+        .await
+    }
+
+    /// Deletes every object matching the list options; returns those deleted or marked.
+    pub async fn delete_collection(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        list: &ListOptions,
+        opts: &DeleteOptions,
+    ) -> ApiResult<Vec<Value>> {
+        let items = self.list_all(rt, namespace, list).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match self.delete(rt, Some(meta::namespace(&item)), meta::name(&item), opts).await {
+                Ok(outcome) => out.push(outcome.into_object()),
+                // Someone else removed it meanwhile: that is what we wanted.
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}

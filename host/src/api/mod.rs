@@ -1,0 +1,202 @@
+//! The Kubernetes-compatible API. `Api` owns the object operations (create,
+//! read, update, patch, delete, watch) that every component goes through; the
+//! HTTP layer in `http` maps requests onto them.
+
+pub mod error;
+pub mod request;
+
+mod create;
+mod delete;
+mod discovery;
+mod http;
+mod list;
+mod meta;
+mod openapi;
+mod patch;
+mod scale;
+mod selectors;
+mod table;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::resources::{FieldValidation, Registry, ResourceType};
+use crate::store::{Decision, Key, Store, StoreError};
+use error::{ApiError, ApiResult};
+
+pub use delete::{DeleteOptions, FOREGROUND, ORPHAN};
+pub use meta::{name as meta_name, namespace as meta_namespace};
+pub use http::{router, HttpState};
+pub use list::ListOptions;
+pub use patch::PatchType;
+
+/// Options shared by the write verbs.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict }
+    }
+}
+
+/// What a write did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Created or changed; the object as stored.
+    Written(Value),
+    /// The request changed nothing; the object as it is.
+    Unchanged(Value),
+    /// Removed; the object as it was at removal.
+    Deleted(Value),
+}
+
+impl Outcome {
+    pub fn object(&self) -> &Value {
+        match self {
+            Outcome::Written(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
+        }
+    }
+
+    pub fn into_object(self) -> Value {
+        match self {
+            Outcome::Written(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
+        }
+    }
+}
+
+pub struct Api {
+    pub store: Arc<Store>,
+    pub registry: &'static Registry,
+    /// The server's version, answered at /version.
+    pub version: Value,
+    /// Flips to true when the server shuts down; long requests (watches) end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The key an object of `rt` is stored under.
+pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
+    Key::new(&rt.store_key(), if rt.namespaced { namespace.unwrap_or("") } else { "" }, name)
+}
+
+impl Api {
+    pub fn new(store: Arc<Store>, shutdown: tokio::sync::watch::Receiver<bool>) -> Arc<Api> {
+        Arc::new(Api { store, registry: Registry::get(), version: version_info(), shutdown })
+    }
+
+    /// Reads the current object, decides, and writes the decision atomically.
+    /// With `dry_run` the decision is computed the same way but not written.
+    pub(crate) async fn commit<F>(
+        &self,
+        rt: &ResourceType,
+        key: &Key,
+        dry_run: bool,
+        decide: F,
+    ) -> ApiResult<Outcome>
+    where
+        F: FnOnce(Option<Value>) -> ApiResult<Decision>,
+    {
+        let map_store = |e: StoreError| ApiError::from_store(e, rt.group, rt.plural, &key.name);
+        if dry_run {
+            let current = self.store.get(key).await.map_err(map_store)?;
+            return Ok(match decide(current.clone())? {
+                Decision::Put(v) => Outcome::Written(v),
+                Decision::Keep => Outcome::Unchanged(current.unwrap_or(Value::Null)),
+                Decision::Delete => match current {
+                    Some(v) => Outcome::Deleted(v),
+                    None => return Err(ApiError::not_found(rt.group, rt.plural, &key.name)),
+                },
+            });
+        }
+        let mut kept: Option<Value> = None;
+        let mut deleting = false;
+        let written = self
+            .store
+            .mutate::<WriteError, _>(key, |current| {
+                let snapshot = current.clone();
+                let decision = decide(current).map_err(WriteError::Api)?;
+                match &decision {
+                    Decision::Keep => kept = snapshot,
+                    Decision::Delete => deleting = true,
+                    Decision::Put(_) => {}
+                }
+                Ok(decision)
+            })
+            .await
+            .map_err(|e| match e {
+                WriteError::Api(e) => e,
+                WriteError::Store(e) => map_store(e),
+            })?;
+        Ok(match written {
+            Some(v) if deleting => Outcome::Deleted(v),
+            Some(v) => Outcome::Written(v),
+            None => Outcome::Unchanged(kept.unwrap_or(Value::Null)),
+        })
+    }
+
+    /// Reads one object.
+    pub async fn get(&self, rt: &ResourceType, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
+        let key = key_for(rt, namespace, name);
+        self.store
+            .get(&key)
+            .await
+            .map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
+            .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))
+    }
+
+    /// A read-modify-write that goes through the same checks as an update:
+    /// what controllers use to change objects.
+    pub async fn modify<F>(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        change: F,
+    ) -> ApiResult<Outcome>
+    where
+        F: FnOnce(&mut Value) -> ApiResult<()>,
+    {
+        let key = key_for(rt, namespace, name);
+        self.commit(rt, &key, false, |current| {
+            let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+            let mut new = old.clone();
+            change(&mut new)?;
+            update::finish(rt, old, new, subresource, FieldValidation::Ignore).map(|(d, _)| d)
+        })
+        .await
+    }
+}
+
+enum WriteError {
+    Api(ApiError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        WriteError::Store(e)
+    }
+}
+
+fn version_info() -> Value {
+    serde_json::json!({
+        "major": "1",
+        "minor": "37",
+        "emulationMajor": "1",
+        "emulationMinor": "37",
+        "gitVersion": format!("v1.37.0-skiff.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
+    })
+}

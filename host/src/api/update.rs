@@ -1,0 +1,143 @@
+//! update (PUT): optimistic concurrency on resourceVersion, the status
+//! subresource split, generation, and finalizer-driven removal.
+
+use serde_json::{json, Value};
+
+use super::create::check_type_meta;
+use super::error::{ApiError, ApiResult};
+use super::{key_for, meta, Api, Outcome, WriteOptions};
+use crate::resources::{validation, FieldValidation, ResourceType};
+use crate::store::Decision;
+
+impl Api {
+    /// Replaces the object `name` with `body` (or only its status when
+    /// `subresource` is `status`).
+    pub async fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        mut body: Value,
+        opts: WriteOptions,
+    ) -> ApiResult<(Outcome, Vec<String>)> {
+        check_type_meta(rt, &mut body)?;
+        let body_name = meta::name(&body);
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if rt.namespaced {
+            let body_ns = meta::namespace(&body);
+            if !body_ns.is_empty() && Some(body_ns) != namespace {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let requested_rv = meta::resource_version(&body).to_string();
+        let key = key_for(rt, namespace, name);
+        let mut warnings = Vec::new();
+        let outcome = self
+            .commit(rt, &key, opts.dry_run, |current| {
+                let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+                if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
+                    return Err(ApiError::modified(rt.group, rt.plural, name));
+                }
+                let (decision, w) = finish(rt, old, body, subresource, opts.field_validation)?;
+                warnings = w;
+                Ok(decision)
+            })
+            .await?;
+        Ok((outcome, warnings))
+    }
+}
+
+/// Turns a proposed new version of `old` into the decision to store: keeps
+/// the server-owned metadata, applies the status split, decodes, validates,
+/// bumps generation, and removes an object whose last finalizer is gone.
+pub(super) fn finish(
+    rt: &ResourceType,
+    old: Value,
+    mut new: Value,
+    subresource: Option<&str>,
+    validation_mode: FieldValidation,
+) -> ApiResult<(Decision, Vec<String>)> {
+    let name = meta::name(&old).to_string();
+    if subresource == Some("status") {
+        // Only status may change through /status.
+        let status = new.get("status").cloned();
+        new = old.clone();
+        match status {
+            Some(s) => new["status"] = s,
+            None => {
+                if let Some(o) = new.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+    } else if rt.status {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(o) = new.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+    }
+    {
+        let old_meta = &old["metadata"];
+        let m = meta::metadata_mut(&mut new);
+        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+            match old_meta.get(f) {
+                Some(v) => m.insert(f.into(), v.clone()),
+                None => m.remove(f),
+            };
+        }
+        m.remove("managedFields");
+        m.remove("selfLink");
+    }
+    // Once deletion has begun, finalizers may only be removed.
+    if meta::is_deleting(&old) {
+        let before = meta::finalizers(&old);
+        let added: Vec<String> = meta::finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
+        if !added.is_empty() {
+            return Err(ApiError::invalid(
+                rt.group,
+                rt.kind,
+                &name,
+                vec![crate::api::error::Cause::forbidden(
+                    "metadata.finalizers",
+                    format!("no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"),
+                )],
+            ));
+        }
+    }
+    let decoded = rt.codec.decode(&new, validation_mode)?;
+    let mut new = decoded.object;
+    // Decoding serialises afresh; keep the stored revision for the comparison below.
+    meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
+    if rt.has_generation() {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        let next = if meta::desired_state_differs(&old, &new) { generation + 1 } else { generation };
+        meta::metadata_mut(&mut new).insert("generation".into(), json!(next));
+    }
+    let causes = validation::validate(rt, &new, Some(&old));
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+    }
+    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_pending(rt, &new) {
+        return Ok((Decision::Delete, decoded.warnings));
+    }
+    if new == old {
+        return Ok((Decision::Keep, decoded.warnings));
+    }
+    Ok((Decision::Put(new), decoded.warnings))
+}
+
+/// A namespace also waits for its `spec.finalizers` (the namespace controller's).
+fn namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
+    rt.group.is_empty() && rt.plural == "namespaces" && obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
+}

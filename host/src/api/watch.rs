@@ -1,0 +1,208 @@
+//! watch: a stream of `{"type": ..., "object": ...}` lines from a
+//! resourceVersion on, with selectors (an object leaving a selector is seen as
+//! DELETED, entering it as ADDED), bookmarks, initial events, `timeoutSeconds`
+//! and `410 Gone` (as an ERROR event, like Kubernetes) for compacted revisions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::error::ApiError;
+use super::list::ListOptions;
+use super::request::{Query, Representation};
+use super::selectors::Filter;
+use super::{table, Api};
+use crate::resources::ResourceType;
+use crate::store::{EventType, StoreError};
+
+/// How often an idle watch with bookmarks enabled gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
+/// A watch without `timeoutSeconds` ends after this, as Kubernetes' do, so clients re-list now and then.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+pub struct WatchOptions {
+    pub list: ListOptions,
+    pub timeout: Duration,
+    pub bookmarks: bool,
+    pub send_initial_events: Option<bool>,
+}
+
+impl WatchOptions {
+    pub fn from_query(q: &Query) -> Result<WatchOptions, ApiError> {
+        let timeout = match q.int("timeoutSeconds")? {
+            Some(s) if s > 0 => Duration::from_secs(s as u64),
+            _ => DEFAULT_TIMEOUT,
+        };
+        let send_initial_events = match q.get("sendInitialEvents") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => return Err(ApiError::bad_request(format!("invalid sendInitialEvents value {other:?}"))),
+        };
+        Ok(WatchOptions {
+            list: ListOptions::from_query(q)?,
+            timeout,
+            bookmarks: q.flag("allowWatchBookmarks"),
+            send_initial_events,
+        })
+    }
+}
+
+struct Sink {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    rt: &'static ResourceType,
+    repr: Representation,
+    first: bool,
+}
+
+impl Sink {
+    /// Sends one event; false when the client has gone.
+    async fn send(&mut self, kind: &str, object: &Value) -> bool {
+        let object = match self.repr {
+            Representation::Table if kind != "ERROR" && kind != "BOOKMARK" => {
+                let t = table::table_for(self.rt, std::slice::from_ref(object), None, None, self.first, "Metadata");
+                self.first = false;
+                t
+            }
+            Representation::Metadata if kind != "ERROR" => table::partial_metadata(object),
+            _ => object.clone(),
+        };
+        let mut line = json!({"type": kind, "object": object}).to_string();
+        line.push('\n');
+        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+    }
+}
+
+pub async fn serve(
+    api: Arc<Api>,
+    rt: &'static ResourceType,
+    namespace: Option<String>,
+    opts: WatchOptions,
+    repr: Representation,
+) -> Result<Response, ApiError> {
+    let filter = Filter::new(rt, opts.list.label_selector.as_deref(), opts.list.field_selector.as_deref())?;
+    let start: Option<i64> = match opts.list.resource_version.as_deref() {
+        None | Some("") | Some("0") => None,
+        Some(rv) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?),
+    };
+    let (tx, rx) = mpsc::channel(256);
+    let mut sink = Sink { tx, rt, repr, first: true };
+    let mut shutdown = api.shutdown.clone();
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(opts.timeout);
+        tokio::pin!(deadline);
+        // With no revision (or "0"), or when asked, the current state comes first as ADDED events.
+        let initial = opts.send_initial_events.unwrap_or(start.is_none());
+        let mut from = start.unwrap_or(0);
+        if initial {
+            let mut list = opts.list.clone();
+            list.resource_version = None;
+            list.resource_version_match = None;
+            match api.list(rt, namespace.as_deref(), &list).await {
+                Ok(result) => {
+                    if start.is_none() {
+                        from = result.revision;
+                    }
+                    for item in &result.items {
+                        if !sink.send("ADDED", item).await {
+                            return;
+                        }
+                    }
+                    if opts.send_initial_events == Some(true) && opts.bookmarks {
+                        let mark = bookmark(rt, result.revision, true);
+                        if !sink.send("BOOKMARK", &mark).await {
+                            return;
+                        }
+                    }
+                    from = from.max(result.revision);
+                }
+                Err(e) => {
+                    sink.send("ERROR", &e.status()).await;
+                    return;
+                }
+            }
+        }
+        let mut stream = match api.store.watch(from).await {
+            Ok(s) => s,
+            Err(StoreError::Gone { requested, oldest }) => {
+                let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
+                sink.send("ERROR", &e.status()).await;
+                return;
+            }
+            Err(e) => {
+                sink.send("ERROR", &ApiError::internal(e.to_string()).status()).await;
+                return;
+            }
+        };
+        let store_key = rt.store_key();
+        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = shutdown.changed() => return,
+                _ = ticker.tick(), if opts.bookmarks => {
+                    if !sink.send("BOOKMARK", &bookmark(rt, stream.last(), false)).await {
+                        return;
+                    }
+                }
+                _ = sink.tx.closed() => return,
+                next = stream.next() => {
+                    let change = match next {
+                        Ok(c) => c,
+                        Err(e) => {
+                            // The client resumes from its last revision.
+                            tracing::debug!(error = %e, "watch ended");
+                            return;
+                        }
+                    };
+                    if change.resource != store_key {
+                        continue;
+                    }
+                    if let Some(ns) = namespace.as_deref() {
+                        if rt.namespaced && change.namespace != ns {
+                            continue;
+                        }
+                    }
+                    let now = filter.matches(&change.object);
+                    let before = match &change.previous {
+                        Some(p) => filter.matches(p),
+                        None => now,
+                    };
+                    let kind = match (change.event, before, now) {
+                        (EventType::Added, _, true) => "ADDED",
+                        (EventType::Modified, true, true) => "MODIFIED",
+                        (EventType::Modified, false, true) => "ADDED",
+                        (EventType::Modified, true, false) => "DELETED",
+                        (EventType::Deleted, _, true) => "DELETED",
+                        _ => continue,
+                    };
+                    if !sink.send(kind, &change.object).await {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let body = Body::from_stream(ReceiverStream::new(rx));
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-cache, private")
+        .body(body)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn bookmark(rt: &ResourceType, revision: i64, initial_end: bool) -> Value {
+    let mut metadata = json!({"resourceVersion": revision.to_string()});
+    if initial_end {
+        metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": metadata})
+}

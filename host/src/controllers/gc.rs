@@ -1,0 +1,195 @@
+//! The garbage collector: dependents (objects whose `ownerReferences` name an
+//! owner) follow their owner's deletion per its propagation policy —
+//! background (owner first, then dependents), foreground (dependents first,
+//! the owner waits on the `foregroundDeletion` finalizer) or orphan
+//! (dependents lose the owner reference, then the `orphan` finalizer goes).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::api::{meta_name, meta_namespace, Api, DeleteOptions, FOREGROUND, ORPHAN};
+use crate::resources::ResourceType;
+use crate::store::{Change, EventType, Key};
+
+pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
+    let Some(rt) = api.registry.by_store_key(&change.resource) else { return };
+    let obj = &change.object;
+    match change.event {
+        EventType::Deleted => {
+            collect_dependents_of(&api, rt, obj).await;
+            // A dependent going away may let a foreground-deleting owner finish.
+            for owner in owners_of(&api, obj).await {
+                let (owner_rt, owner_obj) = owner;
+                if has_finalizer(&owner_obj, FOREGROUND) && !owner_obj["metadata"]["deletionTimestamp"].is_null() {
+                    foreground(&api, owner_rt, &owner_obj).await;
+                }
+            }
+        }
+        _ if !obj["metadata"]["deletionTimestamp"].is_null() => {
+            if has_finalizer(obj, ORPHAN) {
+                orphan(&api, rt, obj).await;
+            } else if has_finalizer(obj, FOREGROUND) {
+                foreground(&api, rt, obj).await;
+            }
+        }
+        _ => {}
+    }
+}
+
+pub async fn resync(api: Arc<Api>) {
+    for needle in [FOREGROUND, ORPHAN] {
+        let pending = match api.store.scan_containing(None, needle).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "garbage collector resync failed");
+                return;
+            }
+        };
+        for (key, obj) in pending {
+            let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
+            if obj["metadata"]["deletionTimestamp"].is_null() || !has_finalizer(&obj, needle) {
+                continue;
+            }
+            if needle == ORPHAN {
+                orphan(&api, rt, &obj).await;
+            } else {
+                foreground(&api, rt, &obj).await;
+            }
+        }
+    }
+}
+
+fn has_finalizer(obj: &Value, f: &str) -> bool {
+    obj["metadata"]["finalizers"].as_array().is_some_and(|l| l.iter().any(|x| x.as_str() == Some(f)))
+}
+
+/// Objects that name `owner` in their ownerReferences.
+async fn dependents(api: &Api, owner_rt: &ResourceType, owner: &Value) -> Vec<(Key, Value)> {
+    let uid = owner["metadata"]["uid"].as_str().unwrap_or("");
+    if uid.is_empty() {
+        return Vec::new();
+    }
+    let scope = if owner_rt.namespaced { Some(meta_namespace(owner)) } else { None };
+    match api.store.scan_containing(scope, uid).await {
+        Ok(found) => found
+            .into_iter()
+            .filter(|(_, obj)| {
+                obj["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(uid)))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up dependents failed");
+            Vec::new()
+        }
+    }
+}
+
+/// The owners of `obj` that still exist.
+async fn owners_of<'a>(api: &'a Api, obj: &Value) -> Vec<(&'static ResourceType, Value)> {
+    let mut out = Vec::new();
+    for r in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
+        let group = r["apiVersion"].as_str().and_then(|v| v.rsplit_once('/').map(|(g, _)| g)).unwrap_or("");
+        let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else { continue };
+        let ns = if rt.namespaced { Some(meta_namespace(obj)) } else { None };
+        if let Ok(owner) = api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
+            if owner["metadata"]["uid"] == r["uid"] {
+                out.push((rt, owner));
+            }
+        }
+    }
+    out
+}
+
+/// After an owner is gone: dependents with no remaining owner are deleted
+/// (background); those with other live owners just lose the dangling reference.
+async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
+    let uid = owner["metadata"]["uid"].clone();
+    for (key, dep) in dependents(api, rt, owner).await {
+        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
+        let live = owners_of(api, &dep).await;
+        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
+        if live.is_empty() {
+            let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+            log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
+        } else {
+            let uid = uid.clone();
+            let result = api
+                .modify(dep_rt, ns, &key.name, None, |obj| {
+                    remove_owner_ref(obj, &uid);
+                    Ok(())
+                })
+                .await;
+            log_err(result.map(|_| ()), &key.name, "removing a dangling owner reference");
+        }
+    }
+}
+
+fn remove_owner_ref(obj: &mut Value, uid: &Value) {
+    if let Some(refs) = obj["metadata"]["ownerReferences"].as_array_mut() {
+        refs.retain(|r| &r["uid"] != uid);
+        if refs.is_empty() {
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                m.remove("ownerReferences");
+            }
+        }
+    }
+}
+
+async fn orphan(api: &Api, rt: &ResourceType, owner: &Value) {
+    let uid = owner["metadata"]["uid"].clone();
+    for (key, _) in dependents(api, rt, owner).await {
+        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
+        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
+        let uid = uid.clone();
+        let result = api
+            .modify(dep_rt, ns, &key.name, None, |obj| {
+                remove_owner_ref(obj, &uid);
+                Ok(())
+            })
+            .await;
+        log_err(result.map(|_| ()), &key.name, "orphaning dependent");
+    }
+    remove_finalizer(api, rt, owner, ORPHAN).await;
+}
+
+async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
+    let deps = dependents(api, rt, owner).await;
+    if deps.is_empty() {
+        remove_finalizer(api, rt, owner, FOREGROUND).await;
+        return;
+    }
+    let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
+    for (key, dep) in deps {
+        if !dep["metadata"]["deletionTimestamp"].is_null() {
+            continue;
+        }
+        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
+        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
+        log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent (foreground)");
+    }
+}
+
+async fn remove_finalizer(api: &Api, rt: &ResourceType, obj: &Value, finalizer: &str) {
+    let ns = if rt.namespaced { Some(meta_namespace(obj)) } else { None };
+    let name = meta_name(obj).to_string();
+    let result = api
+        .modify(rt, ns, &name, None, |o| {
+            if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
+                list.retain(|f| f.as_str() != Some(finalizer));
+            }
+            Ok(())
+        })
+        .await;
+    log_err(result.map(|_| ()), &name, "removing a garbage-collector finalizer");
+}
+
+fn log_err(result: Result<(), crate::api::error::ApiError>, name: &str, what: &str) {
+    if let Err(e) = result {
+        if e.code != 404 {
+            tracing::warn!(object = name, error = %e.message, "{what} failed");
+        }
+    }
+}

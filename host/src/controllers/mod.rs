@@ -1,0 +1,63 @@
+//! Controllers that are part of the API's own semantics: garbage collection
+//! of dependents and namespace termination. Each one follows the change log
+//! (never the store directly) and resyncs periodically, so a missed or
+//! failed step is retried.
+
+mod gc;
+mod namespace;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::Api;
+use crate::store::Change;
+
+pub fn spawn_all(api: Arc<Api>) {
+    tokio::spawn(run("garbage-collector", api.clone(), Duration::from_secs(10), gc::handle, gc::resync));
+    tokio::spawn(run("namespace", api, Duration::from_secs(2), namespace::handle, namespace::resync));
+}
+
+/// Feeds every change to `handle`, and calls `resync` every `every`, until shutdown.
+async fn run<H, HF, R, RF>(name: &'static str, api: Arc<Api>, every: Duration, handle: H, resync: R)
+where
+    H: Fn(Arc<Api>, Arc<Change>) -> HF,
+    HF: Future<Output = ()>,
+    R: Fn(Arc<Api>) -> RF,
+    RF: Future<Output = ()>,
+{
+    let mut shutdown = api.shutdown.clone();
+    loop {
+        let from = match api.store.revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(controller = name, error = %e, "cannot read the store; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut stream = match api.store.watch(from).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(controller = name, error = %e, "cannot watch; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        resync(api.clone()).await;
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = ticker.tick() => resync(api.clone()).await,
+                next = stream.next() => match next {
+                    Ok(change) => handle(api.clone(), change).await,
+                    Err(e) => {
+                        tracing::info!(controller = name, error = %e, "watch interrupted; re-listing");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+}

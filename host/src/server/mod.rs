@@ -1,0 +1,192 @@
+//! `skiff server`: opens the store, makes sure the built-in namespaces and
+//! credentials exist, starts the controllers and serves the API over HTTPS
+//! until SIGTERM or SIGINT.
+
+pub mod pki;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::api::{self, Api, HttpState};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Where skiff keeps its state (store, PKI, kubeconfig).
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// Address to serve the API on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub listen: SocketAddr,
+    /// `sqlite://FILE` or `postgres://...`; the default is an SQLite file in the data dir.
+    #[arg(long, env = "SKIFF_DATASTORE")]
+    pub datastore: Option<String>,
+    /// How many of the newest revisions the change log keeps for watches;
+    /// watching from an older one gets 410 Gone.
+    #[arg(long, default_value_t = 100_000)]
+    pub watch_history: i64,
+    /// Seconds between compactions of the change log.
+    #[arg(long, default_value_t = 60)]
+    pub compaction_interval: u64,
+}
+
+/// `/var/lib/skiff` for root, else `~/.local/share/skiff`.
+fn default_data_dir() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/lib/skiff");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".local/share/skiff"))
+        .unwrap_or_else(|| PathBuf::from(".skiff"))
+}
+
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    let datastore = args
+        .datastore
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("skiff.db").display()));
+    let host = if args.listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { args.listen.ip().to_string() };
+    let url_host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+    let server_url = format!("https://{url_host}:{}", args.listen.port());
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default".to_string(),
+        "kubernetes.default.svc".to_string(),
+        "kubernetes.default.svc.cluster.local".to_string(),
+        "10.43.0.1".to_string(),
+    ];
+    if !names.contains(&host) {
+        names.push(host.clone());
+    }
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let h = h.trim().to_string();
+        if !h.is_empty() && !names.contains(&h) {
+            names.push(h);
+        }
+    }
+    let creds = pki::ensure(&data_dir, &server_url, &names).context("creating credentials")?;
+
+    let store = Store::open(&datastore).await.with_context(|| format!("opening the datastore {}", redact(&datastore)))?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let api = Api::new(store.clone(), shutdown_rx);
+    bootstrap(&api).await?;
+    crate::controllers::spawn_all(api.clone());
+    spawn_compaction(store.clone(), args.watch_history, Duration::from_secs(args.compaction_interval.max(1)), api.shutdown.clone());
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(creds.cert_pem.into_bytes(), creds.key_pem.into_bytes())
+        .await
+        .context("loading the serving certificate")?;
+    let state = HttpState {
+        api: api.clone(),
+        admin_token: Arc::new(creds.admin_token),
+        metrics: Arc::new(Metrics::default()),
+        advertise: Arc::new(format!("{url_host}:{}", args.listen.port())),
+    };
+    let app = api::router(state);
+    let handle = axum_server::Handle::new();
+    let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone()).serve(app.into_make_service());
+    let server = tokio::spawn(server);
+    match handle.listening().await {
+        Some(addr) => {
+            tracing::info!(%addr, datastore = %redact(&datastore), "skiff API serving");
+            println!("export KUBECONFIG={}", creds.kubeconfig.display());
+        }
+        None => {
+            let result = server.await.context("server task")?;
+            result.with_context(|| format!("listening on {}", args.listen))?;
+            anyhow::bail!("the server stopped before it listened");
+        }
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    handle.graceful_shutdown(Some(Duration::from_secs(10)));
+    server.await.context("server task")??;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The namespaces every cluster has, and the `kubernetes` Service.
+async fn bootstrap(api: &Api) -> anyhow::Result<()> {
+    let ns_type = api.registry.lookup("", "v1", "namespaces").context("namespaces type")?;
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        if api.get(ns_type, None, name).await.is_ok() {
+            continue;
+        }
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}});
+        match api.create(ns_type, None, ns, Default::default()).await {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => anyhow::bail!("creating namespace {name}: {}", e.message),
+        }
+    }
+    let svc_type = api.registry.lookup("", "v1", "services").context("services type")?;
+    if api.get(svc_type, Some("default"), "kubernetes").await.is_err() {
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.43.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
+        });
+        if let Err(e) = api.create(svc_type, Some("default"), svc, Default::default()).await {
+            if e.code != 409 {
+                anyhow::bail!("creating the kubernetes service: {}", e.message);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spawn_compaction(store: Arc<Store>, keep: i64, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = ticker.tick() => {
+                    match store.compact(keep).await {
+                        Ok(upto) => tracing::debug!(compacted = upto, "change log compacted"),
+                        Err(e) => tracing::warn!(error = %e, "compaction failed"),
+                    }
+                }
+            }
+        }
+    });
+}

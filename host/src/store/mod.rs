@@ -1,0 +1,426 @@
+//! The store: every API object as JSON, keyed by (resource, namespace, name),
+//! one global monotonically increasing resourceVersion, and a change log that
+//! watches resume from. SQLite (embedded) and PostgreSQL share one code path
+//! through sqlx's `Any` driver.
+//!
+//! Writes are serialised by a row lock on the revision counter (and, inside one
+//! process, by an async mutex), so commit order equals revision order: a reader
+//! of the change log never sees revision N+1 before N. That is what lets a
+//! watch resume from any revision without gaps.
+
+mod watch;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use tokio::sync::Mutex;
+
+pub use watch::{Change, EventType, WatchHub, WatchStream};
+
+/// Where an object lives. `resource` is `group/plural` (`/pods` for core).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(resource: &str, namespace: &str, name: &str) -> Self {
+        Key { resource: resource.to_owned(), namespace: namespace.to_owned(), name: name.to_owned() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("the object has been modified (stored resourceVersion {current})")]
+    Conflict { current: i64 },
+    #[error("too old resource version: {requested} ({oldest})")]
+    Gone { requested: i64, oldest: i64 },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored object is not valid JSON: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// What a read-modify-write decides to do with the current object.
+pub enum Decision {
+    Put(Value),
+    Delete,
+    /// Leave the object as it is (no new revision).
+    Keep,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    write_lock: Mutex<()>,
+    hub: Arc<WatchHub>,
+}
+
+/// One page of a list, read from a single snapshot.
+pub struct Page {
+    pub items: Vec<Value>,
+    /// The store revision the page was read at.
+    pub revision: i64,
+    /// True when more rows follow the last returned one.
+    pub more: bool,
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS objects (resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv BIGINT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource, namespace, name))",
+    "CREATE TABLE IF NOT EXISTS changes (rv BIGINT PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, event TEXT NOT NULL, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO meta (key, value) VALUES ('revision', 1) ON CONFLICT (key) DO NOTHING",
+    "INSERT INTO meta (key, value) VALUES ('compacted', 0) ON CONFLICT (key) DO NOTHING",
+];
+
+impl Store {
+    /// Opens (creating when needed) the store at a `sqlite://` or `postgres://` URL.
+    pub async fn open(url: &str) -> Result<Arc<Store>, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+        };
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        let head = Self::read_meta(&pool, "revision").await?;
+        let store = Arc::new(Store { pool, backend, write_lock: Mutex::new(()), hub: Arc::new(WatchHub::new(head)) });
+        Ok(store)
+    }
+
+    async fn read_meta(pool: &AnyPool, key: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1").bind(key).fetch_one(pool).await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// The newest committed revision.
+    pub async fn revision(&self) -> Result<i64, StoreError> {
+        Self::read_meta(&self.pool, "revision").await
+    }
+
+    /// The newest revision that has been removed from the change log.
+    pub async fn compacted(&self) -> Result<i64, StoreError> {
+        Self::read_meta(&self.pool, "compacted").await
+    }
+
+    pub fn hub(&self) -> &Arc<WatchHub> {
+        &self.hub
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Value>, StoreError> {
+        let row = sqlx::query("SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3")
+            .bind(&key.resource)
+            .bind(&key.namespace)
+            .bind(&key.name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(serde_json::from_str(&row.try_get::<String, _>(0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads up to `limit` objects of `resource` (in one namespace, or all when
+    /// `namespace` is None) ordered by (namespace, name), starting after `after`.
+    pub async fn list(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        }
+        let revision: i64 =
+            sqlx::query("SELECT value FROM meta WHERE key = 'revision'").fetch_one(&mut *tx).await?.try_get(0)?;
+        let (after_ns, after_name) = after.unwrap_or(("", ""));
+        // Fetch one more than asked to learn whether more rows follow.
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows: Vec<AnyRow> = match namespace {
+            Some(ns) => {
+                sqlx::query(
+                    "SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4",
+                )
+                .bind(resource)
+                .bind(ns)
+                .bind(after_name)
+                .bind(fetch)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT value FROM objects WHERE resource = $1 AND (namespace > $2 OR (namespace = $3 AND name > $4)) ORDER BY namespace, name LIMIT $5",
+                )
+                .bind(resource)
+                .bind(after_ns)
+                .bind(after_ns)
+                .bind(after_name)
+                .bind(fetch)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        let more = rows.len() > limit;
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        for row in rows.into_iter().take(limit) {
+            items.push(serde_json::from_str(&row.try_get::<String, _>(0)?)?);
+        }
+        Ok(Page { items, revision, more })
+    }
+
+    /// Objects of any resource in `namespace` (all namespaces when None) whose
+    /// stored JSON contains `needle`; callers re-check the match. Used to find
+    /// dependents of an owner by uid without a secondary index.
+    pub async fn scan_containing(&self, namespace: Option<&str>, needle: &str) -> Result<Vec<(Key, Value)>, StoreError> {
+        let pattern = format!("%{}%", needle.replace(['%', '_'], ""));
+        let rows = match namespace {
+            Some(ns) => {
+                sqlx::query("SELECT resource, namespace, name, value FROM objects WHERE namespace = $1 AND value LIKE $2")
+                    .bind(ns)
+                    .bind(pattern)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT resource, namespace, name, value FROM objects WHERE value LIKE $1")
+                    .bind(pattern)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.into_iter()
+            .map(|row| {
+                let key = Key { resource: row.try_get(0)?, namespace: row.try_get(1)?, name: row.try_get(2)? };
+                let value = serde_json::from_str(&row.try_get::<String, _>(3)?)?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    /// Every (resource, name) stored in a namespace: what namespace deletion must remove.
+    pub async fn keys_in_namespace(&self, namespace: &str) -> Result<Vec<Key>, StoreError> {
+        let rows = sqlx::query("SELECT resource, namespace, name FROM objects WHERE namespace = $1")
+            .bind(namespace)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| Ok(Key { resource: row.try_get(0)?, namespace: row.try_get(1)?, name: row.try_get(2)? }))
+            .collect()
+    }
+
+    /// Creates an object; fails with AlreadyExists. Returns it with its new resourceVersion.
+    pub async fn create(&self, key: &Key, value: Value) -> Result<Value, StoreError> {
+        let mut value = Some(value);
+        self.mutate(key, |current| match current {
+            Some(_) => Err(StoreError::AlreadyExists),
+            None => Ok(Decision::Put(value.take().unwrap_or(Value::Null))),
+        })
+        .await
+        .and_then(|out| out.ok_or(StoreError::NotFound))
+    }
+
+    /// The one write primitive: read the current object and decide, atomically.
+    /// `decide` runs inside the write transaction, so it never races another writer.
+    /// Returns the object as written (or as deleted, with the deletion's revision),
+    /// or None when `decide` kept it.
+    pub async fn mutate<E, F>(&self, key: &Key, decide: F) -> Result<Option<Value>, E>
+    where
+        F: FnOnce(Option<Value>) -> Result<Decision, E>,
+        E: From<StoreError>,
+    {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        // Taking the counter's row lock first orders this write after every other.
+        let revision: i64 = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?
+            .try_get(0)
+            .map_err(StoreError::from)?;
+        let current: Option<Value> =
+            match sqlx::query("SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3")
+                .bind(&key.resource)
+                .bind(&key.namespace)
+                .bind(&key.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?
+            {
+                Some(row) => Some(
+                    serde_json::from_str(&row.try_get::<String, _>(0).map_err(StoreError::from)?)
+                        .map_err(StoreError::from)?,
+                ),
+                None => None,
+            };
+        let existed = current.is_some();
+        let previous = current.clone();
+        let decision = match decide(current) {
+            Ok(decision) => decision,
+            Err(err) => {
+                // Dropping the transaction rolls back, revision bump included.
+                return Err(err);
+            }
+        };
+        let (event, mut object) = match decision {
+            Decision::Keep => return Ok(None),
+            Decision::Put(object) => (if existed { EventType::Modified } else { EventType::Added }, object),
+            Decision::Delete => match previous.clone() {
+                Some(object) => (EventType::Deleted, object),
+                None => return Err(StoreError::NotFound.into()),
+            },
+        };
+        set_resource_version(&mut object, revision);
+        let text = object.to_string();
+        match event {
+            EventType::Added | EventType::Modified => {
+                sqlx::query(
+                    "INSERT INTO objects (resource, namespace, name, rv, value) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (resource, namespace, name) DO UPDATE SET rv = excluded.rv, value = excluded.value",
+                )
+                .bind(&key.resource)
+                .bind(&key.namespace)
+                .bind(&key.name)
+                .bind(revision)
+                .bind(&text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            }
+            EventType::Deleted => {
+                sqlx::query("DELETE FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3")
+                    .bind(&key.resource)
+                    .bind(&key.namespace)
+                    .bind(&key.name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
+            EventType::Bookmark => {}
+        }
+        sqlx::query("INSERT INTO changes (rv, resource, namespace, name, event, value) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(revision)
+            .bind(&key.resource)
+            .bind(&key.namespace)
+            .bind(&key.name)
+            .bind(event.as_str())
+            .bind(&text)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        let object = Arc::new(object);
+        self.hub.publish(Change {
+            revision,
+            event,
+            resource: key.resource.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            object: object.clone(),
+            previous: previous.map(Arc::new),
+        });
+        Ok(Some(Arc::unwrap_or_clone(object)))
+    }
+
+    /// Changes after `after` (exclusive) up to `upto` (inclusive), oldest first,
+    /// read from the durable change log.
+    pub async fn changes_between(&self, after: i64, upto: i64) -> Result<Vec<Change>, StoreError> {
+        let compacted = self.compacted().await?;
+        if after < compacted {
+            return Err(StoreError::Gone { requested: after, oldest: compacted + 1 });
+        }
+        let rows = sqlx::query(
+            "SELECT rv, resource, namespace, name, event, value FROM changes WHERE rv > $1 AND rv <= $2 ORDER BY rv",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let event: String = row.try_get(4)?;
+                Ok(Change {
+                    revision: row.try_get(0)?,
+                    resource: row.try_get(1)?,
+                    namespace: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    event: EventType::parse(&event),
+                    object: Arc::new(serde_json::from_str(&row.try_get::<String, _>(5)?)?),
+                    previous: None,
+                })
+            })
+            .collect()
+    }
+
+    /// Drops change-log entries so that only the newest `keep` revisions remain;
+    /// watches from older revisions then get 410 Gone.
+    pub async fn compact(&self, keep: i64) -> Result<i64, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let head = self.revision().await?;
+        let upto = head - keep.max(0);
+        let mut tx = self.pool.begin().await?;
+        let compacted: i64 =
+            sqlx::query("SELECT value FROM meta WHERE key = 'compacted'").fetch_one(&mut *tx).await?.try_get(0)?;
+        if upto <= compacted {
+            return Ok(compacted);
+        }
+        sqlx::query("DELETE FROM changes WHERE rv <= $1").bind(upto).execute(&mut *tx).await?;
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = 'compacted'").bind(upto).execute(&mut *tx).await?;
+        tx.commit().await?;
+        self.hub.compacted(upto);
+        Ok(upto)
+    }
+
+    /// Opens a watch of every change after revision `after`.
+    pub async fn watch(self: &Arc<Self>, after: i64) -> Result<WatchStream, StoreError> {
+        WatchHub::subscribe(self.clone(), after).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn set_resource_version(object: &mut Value, revision: i64) {
+    if let Some(obj) = object.as_object_mut() {
+        let metadata = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.insert("resourceVersion".into(), Value::String(revision.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
