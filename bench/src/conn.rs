@@ -199,7 +199,11 @@ impl Client {
         match self.call(method, path, body).await {
             Ok(r) if r.status.is_success() => Ok(r.body),
             Ok(r) => Err(format!("HTTP {}: {}", r.status.as_u16(), error_message(&r.body))),
-            Err(e) => Err(format!("transport: {e:#}")),
+            Err(e) => {
+                // The server may be gone: pause so a worker does not spin on refused connections.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Err(format!("transport: {e:#}"))
+            }
         }
     }
 }

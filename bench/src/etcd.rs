@@ -85,6 +85,10 @@ impl Etcd {
         Ok(())
     }
 
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
+        self.process.ensure_running()
+    }
+
     pub fn log_path(&self) -> &Path {
         self.process.log_path()
     }

@@ -261,8 +261,8 @@ mod tests {
     impl Worker for Counter {
         async fn run(&mut self, _ticket: u64) -> Result<(), String> {
             self.0 += 1;
-            if self.0 % 10 == 0 {
-                Err(format!("tenth op of this worker"))
+            if self.0.is_multiple_of(10) {
+                Err("tenth op of this worker".to_string())
             } else {
                 Ok(())
             }

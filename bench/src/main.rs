@@ -164,7 +164,7 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
     let clients = args.clients as usize;
     let drain = Duration::from_secs(args.drain_timeout);
     eprintln!("starting {} ...", args.skiff.display());
-    let server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout)).await?;
+    let mut server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout)).await?;
     let kubeconfig = KubeConfig::load(&server.kubeconfig)?;
     let endpoint = kubeconfig.endpoint(args.http1)?;
     let protocol = endpoint.connect().await.context("connecting to skiff")?.protocol().to_string();
@@ -178,6 +178,7 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
     let create_start = clock_us();
     let workers = (0..clients).map(|_| phases::Create::new(endpoint.clone(), value.to_string())).collect();
     let (create, workers) = phase("create", workers, args.limits(args.objects)?).await;
+    server.process.ensure_running()?;
     let added = watches.drain(false, create.ok * args.watches as u64, drain).await;
     report_drain("ADDED", &added, create.ok * args.watches as u64);
     let objects: Vec<phases::Object> = workers.into_iter().flat_map(|w| w.created).collect();
@@ -186,9 +187,11 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
     let names = Arc::new(objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>());
     let workers = (0..clients).map(|i| phases::Get::new(endpoint.clone(), names.clone(), i as u64)).collect();
     rows.push(Row::from(&phase("get", workers, args.limits(args.max_ops)?).await.0));
+    server.process.ensure_running()?;
 
     let workers = (0..clients).map(|_| phases::List::new(endpoint.clone())).collect();
     rows.push(Row::from(&phase("list", workers, args.limits(args.max_ops)?).await.0));
+    server.process.ensure_running()?;
 
     let update_start = clock_us();
     let workers = phases::deal(objects, clients)
@@ -196,6 +199,7 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
         .map(|share| phases::Update::new(endpoint.clone(), value.to_string(), share))
         .collect();
     let (update, _) = phase("update", workers, args.limits(args.max_ops)?).await;
+    server.process.ensure_running()?;
     let modified = watches.drain(true, update.ok * args.watches as u64, drain).await;
     report_drain("MODIFIED", &modified, update.ok * args.watches as u64);
     rows.push(Row::from(&update));
@@ -208,21 +212,19 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
     let watch = WatchReport::new(&stats, deliveries);
 
     eprintln!("stopping skiff (SIGTERM) ...");
-    let log = server.process.log_path().to_path_buf();
-    match server.process.stop().await {
-        Ok(status) if !status.success() => eprintln!("note: skiff exited with {status} (its log {} is removed)", log.display()),
-        Ok(_) => {}
-        Err(e) => eprintln!("note: stopping skiff: {e:#}"),
+    if let Err(e) = server.process.stop().await {
+        eprintln!("note: stopping skiff: {e:#}");
     }
     Ok((rows, Some(watch), protocol))
 }
 
 async fn bench_etcd(args: &Args, value: &str) -> anyhow::Result<PhaseResult> {
     eprintln!("starting etcd ...");
-    let server = etcd::start(&args.etcd, Duration::from_secs(args.startup_timeout)).await?;
+    let mut server = etcd::start(&args.etcd, Duration::from_secs(args.startup_timeout)).await?;
     eprintln!("etcd is up (log {})", server.log_path().display());
     let workers = (0..args.clients).map(|_| etcd::Put::new(server.endpoint.clone(), value.to_string())).collect();
     let (put, _) = phase("etcd put", workers, args.limits(args.objects)?).await;
+    server.ensure_running()?;
     eprintln!("stopping etcd (SIGTERM) ...");
     server.stop().await?;
     Ok(put)

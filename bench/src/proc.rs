@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,14 @@ impl Managed {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// An error with the log's tail if the process died.
+    pub fn ensure_running(&mut self) -> anyhow::Result<()> {
+        match self.exited() {
+            Some(status) => anyhow::bail!("{} exited unexpectedly ({status})\n{}", self.name, self.log_tail(30)),
+            None => Ok(()),
+        }
+    }
+
     /// The last `lines` lines of its log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -70,21 +79,29 @@ impl Managed {
         format!("--- last lines of {} ---\n{tail}", self.log.display())
     }
 
-    /// SIGTERM by pid, wait for the exit, SIGKILL after the grace period; then the dir goes.
+    /// SIGTERM by pid, wait for the exit, SIGKILL after the grace period;
+    /// then the dir goes, after the log's tail is shown if the exit was unclean.
     pub async fn stop(mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Ok(status);
-        }
-        let _ = kill(self.pid, Signal::SIGTERM);
-        match tokio::time::timeout(GRACE, child.wait()).await {
-            Ok(status) => Ok(status?),
-            Err(_) => {
-                eprintln!("{} did not exit within {GRACE:?} of SIGTERM; killing pid {}", self.name, self.pid);
-                let _ = kill(self.pid, Signal::SIGKILL);
-                Ok(child.wait().await?)
+        let status = match child.try_wait() {
+            Ok(Some(status)) => status,
+            _ => {
+                let _ = kill(self.pid, Signal::SIGTERM);
+                match tokio::time::timeout(GRACE, child.wait()).await {
+                    Ok(status) => status?,
+                    Err(_) => {
+                        eprintln!("{} did not exit within {GRACE:?} of SIGTERM; killing pid {}", self.name, self.pid);
+                        let _ = kill(self.pid, Signal::SIGKILL);
+                        child.wait().await?
+                    }
+                }
             }
+        };
+        // Dying of the SIGTERM we sent is a clean stop too (etcd does that).
+        if !status.success() && status.signal() != Some(Signal::SIGTERM as i32) {
+            eprintln!("{} exited with {status}\n{}", self.name, self.log_tail(20));
         }
+        Ok(status)
     }
 }
 

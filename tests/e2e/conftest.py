@@ -91,8 +91,9 @@ class Kubeconfig:
 class SkiffServer:
     """A running `skiff server` on a loopback port with its own data dir."""
 
-    def __init__(self, binary: Path, base: Path):
+    def __init__(self, binary: Path, base: Path, extra_args: tuple[str, ...] = ()):
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.base = base
         self.data_dir = base / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ class SkiffServer:
         log.flush()
         log_offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
-            [str(self.binary), "server", "--data-dir", str(self.data_dir), "--listen", self.listen],
+            [str(self.binary), "server", "--data-dir", str(self.data_dir), "--listen", self.listen, *self.extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

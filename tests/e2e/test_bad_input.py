@@ -28,6 +28,8 @@ def api(skiff):
         def __getattr__(self, method):
             def call(path, **kw):
                 kw.setdefault("timeout", TIMEOUT)
+                # Per request: requests lets REQUESTS_CA_BUNDLE override session.verify.
+                kw.setdefault("verify", str(conn.ca_file))
                 return session.request(method.upper(), conn.server + path, **kw)
             return call
 

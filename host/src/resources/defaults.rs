@@ -189,6 +189,13 @@ impl Defaults for discovery::v1::EndpointSlice {
 impl Defaults for core::v1::Secret {
     fn apply_defaults(&mut self) {
         set(&mut self.type_, "Opaque".into());
+        // stringData is write-only: it is merged into data and never stored.
+        if let Some(strings) = self.string_data.take() {
+            let data = self.data.get_or_insert_with(Default::default);
+            for (k, v) in strings {
+                data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
+            }
+        }
     }
 }
 

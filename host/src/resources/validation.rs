@@ -13,7 +13,7 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
     metadata(rt, obj, &mut errs);
     let spec = &obj["spec"];
     match (rt.group, rt.plural) {
-        ("", "pods") => pod_spec(spec, "spec", &mut errs),
+        ("", "pods") => pod_spec(spec, "spec", &[], &mut errs),
         ("", "services") => service(spec, &mut errs),
         ("", "configmaps") => data_keys(obj, &["data", "binaryData"], &mut errs),
         ("", "secrets") => data_keys(obj, &["data", "stringData"], &mut errs),
@@ -142,7 +142,8 @@ fn data_keys(obj: &Value, fields: &[&str], errs: &mut Vec<Cause>) {
     }
 }
 
-fn pod_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
+/// `extra_volumes`: names mounts may use besides `volumes` (a StatefulSet's claim templates).
+fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause>) {
     let containers = spec["containers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if containers.is_empty() {
         errs.push(Cause::required(format!("{at}.containers")));
@@ -194,7 +195,7 @@ fn pod_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     if !restart.is_null() && !restart.as_str().is_some_and(|p| ok.contains(&p)) {
         errs.push(Cause::unsupported(format!("{at}.restartPolicy"), restart, &ok));
     }
-    let mut volumes = std::collections::HashSet::new();
+    let mut volumes: std::collections::HashSet<String> = extra_volumes.iter().map(|v| v.to_string()).collect();
     for (i, v) in spec["volumes"].as_array().into_iter().flatten().enumerate() {
         match v["name"].as_str() {
             None | Some("") => errs.push(Cause::required(format!("{at}.volumes[{i}].name"))),
@@ -312,7 +313,13 @@ fn replicas(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
 fn workload(rt: &ResourceType, spec: &Value, errs: &mut Vec<Cause>) {
     replicas(spec, "spec", errs);
     selector(spec, &spec["template"]["metadata"]["labels"], "spec", errs);
-    pod_spec(&spec["template"]["spec"], "spec.template.spec", errs);
+    let claims: Vec<&str> = spec["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["metadata"]["name"].as_str())
+        .collect();
+    pod_spec(&spec["template"]["spec"], "spec.template.spec", &claims, errs);
     let restart = spec["template"]["spec"]["restartPolicy"].as_str().unwrap_or("Always");
     if restart != "Always" {
         errs.push(Cause::unsupported("spec.template.spec.restartPolicy", &Value::String(restart.into()), &["Always"]));
@@ -335,7 +342,7 @@ fn workload(rt: &ResourceType, spec: &Value, errs: &mut Vec<Cause>) {
 }
 
 fn job_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
-    pod_spec(&spec["template"]["spec"], &format!("{at}.template.spec"), errs);
+    pod_spec(&spec["template"]["spec"], &format!("{at}.template.spec"), &[], errs);
     let restart = &spec["template"]["spec"]["restartPolicy"];
     if !restart.as_str().is_some_and(|r| r == "OnFailure" || r == "Never") {
         errs.push(Cause::unsupported(format!("{at}.template.spec.restartPolicy"), restart, &["OnFailure", "Never"]));

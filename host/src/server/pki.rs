@@ -83,6 +83,9 @@ pub fn ensure(dir: &Path, server_url: &str, names: &[String]) -> Result<Credenti
     serving.not_before = rcgen::date_time_ymd(2024, 1, 1);
     serving.not_after = rcgen::date_time_ymd(2124, 1, 1);
     serving.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    // Strict verifiers (OpenSSL 3 with X509_STRICT, as Python uses) require the AKI.
+    serving.use_authority_key_identifier_extension = true;
+    serving.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     let serving_key = KeyPair::generate()?;
     let cert_pem = serving.signed_by(&serving_key, &issuer)?.pem();
     let key_pem = serving_key.serialize_pem();
