@@ -19,7 +19,7 @@ use super::request::{Query, Representation};
 use super::selectors::Filter;
 use super::{table, Api};
 use crate::resources::ResourceType;
-use crate::store::{EventType, StoreError};
+use crate::store::{Change, EventType, StoreError};
 
 /// How often an idle watch with bookmarks enabled gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
@@ -62,6 +62,15 @@ struct Sink {
 }
 
 impl Sink {
+    /// Sends a stored change; the common case reuses its encoding as is.
+    async fn send_change(&mut self, kind: &str, change: &Change) -> bool {
+        if self.repr != Representation::Object {
+            return self.send(kind, &change.object).await;
+        }
+        let line = format!("{{\"type\":\"{kind}\",\"object\":{}}}\n", change.json);
+        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+    }
+
     /// Sends one event; false when the client has gone.
     async fn send(&mut self, kind: &str, object: &Value) -> bool {
         let object = match self.repr {
@@ -183,7 +192,7 @@ pub async fn serve(
                         (EventType::Deleted, _, true) => "DELETED",
                         _ => continue,
                     };
-                    if !sink.send(kind, &change.object).await {
+                    if !sink.send_change(kind, &change).await {
                         return;
                     }
                 }

@@ -97,7 +97,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     };
     let app = api::router(state);
     let handle = axum_server::Handle::new();
-    let server = axum_server::bind_rustls(args.listen, tls).handle(handle.clone()).serve(app.into_make_service());
+    // Without TCP_NODELAY small HTTP/2 frames wait on delayed ACKs (~40 ms each).
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor);
+    let server = axum_server::bind(args.listen).acceptor(acceptor).handle(handle.clone()).serve(app.into_make_service());
     let server = tokio::spawn(server);
     match handle.listening().await {
         Some(addr) => {

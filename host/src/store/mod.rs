@@ -349,6 +349,7 @@ impl Store {
             namespace: key.namespace.clone(),
             name: key.name.clone(),
             object: object.clone(),
+            json: Arc::from(text),
             previous: previous.map(Arc::new),
         });
         Ok(Some(Arc::unwrap_or_clone(object)))
@@ -371,13 +372,15 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let event: String = row.try_get(4)?;
+                let text: String = row.try_get(5)?;
                 Ok(Change {
                     revision: row.try_get(0)?,
                     resource: row.try_get(1)?,
                     namespace: row.try_get(2)?,
                     name: row.try_get(3)?,
                     event: EventType::parse(&event),
-                    object: Arc::new(serde_json::from_str(&row.try_get::<String, _>(5)?)?),
+                    object: Arc::new(serde_json::from_str(&text)?),
+                    json: Arc::from(text),
                     previous: None,
                 })
             })

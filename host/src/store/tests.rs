@@ -85,7 +85,9 @@ async fn list_pages_in_order_from_one_snapshot() {
         for ns in ["a", "b"] {
             for i in 0..5 {
                 let name = format!("cm{i}");
-                store.create(&Key::new("/configmaps", ns, &name), cm(&name, "x")).await.expect(&backend);
+                let mut obj = cm(&name, "x");
+                obj["metadata"]["namespace"] = json!(ns);
+                store.create(&Key::new("/configmaps", ns, &name), obj).await.expect(&backend);
             }
         }
         let page = store.list("/configmaps", Some("b"), None, 3).await.expect(&backend);
@@ -99,7 +101,11 @@ async fn list_pages_in_order_from_one_snapshot() {
                 .await
                 .expect(&backend);
             for item in &page.items {
-                seen.push(format!("{}/{}", "x", item["metadata"]["name"].as_str().unwrap_or("")));
+                seen.push(format!(
+                    "{}/{}",
+                    item["metadata"]["namespace"].as_str().unwrap_or(""),
+                    item["metadata"]["name"].as_str().unwrap_or("")
+                ));
             }
             let last = page.items.last().map(|i| {
                 (
@@ -112,7 +118,10 @@ async fn list_pages_in_order_from_one_snapshot() {
             }
             after = last;
         }
-        assert_eq!(seen.len(), 10, "{backend}: every object exactly once");
+        let mut unique = seen.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), 10, "{backend}: every object exactly once: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{backend}: in (namespace, name) order");
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Change {
     pub namespace: String,
     pub name: String,
     pub object: Arc<Value>,
+    /// `object` serialised once, so many watchers share one encoding.
+    pub json: Arc<str>,
     /// The object before the change, when known (it is not kept in the durable log).
     pub previous: Option<Arc<Value>>,
 }
