@@ -20,6 +20,7 @@ import argparse
 import glob
 import os
 import re
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -235,7 +236,8 @@ def main():
     defs = parse_openapi(args.k8s_openapi)
     if args.kubectl:
         facts = go_facts_from_binary(args.kubectl)
-        ver = os.popen('%s version --client 2>/dev/null' % args.kubectl).read().split('\n')[0].strip()
+        run = subprocess.run([args.kubectl, 'version', '--client'], capture_output=True, text=True, check=False)
+        ver = run.stdout.split('\n')[0].strip()
         facts_source = '%s (%s)' % (os.path.basename(args.kubectl), ver or 'version unknown')
     else:
         facts = load_snapshot(FACTS_SNAPSHOT)

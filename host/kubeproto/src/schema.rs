@@ -134,11 +134,15 @@ fn parse(text: &'static str) -> Result<Schema, String> {
         }
         if line.starts_with(' ') {
             let msg = messages.last_mut().ok_or_else(bad)?;
-            msg.fields.push(parse_field(&words, &lookup).ok_or_else(bad)??);
+            msg.fields
+                .push(parse_field(&words, &lookup).ok_or_else(bad)??);
             continue;
         }
         match words.as_slice() {
-            ["message", name] => messages.push(Message { name, fields: Vec::new() }),
+            ["message", name] => messages.push(Message {
+                name,
+                fields: Vec::new(),
+            }),
             ["root", api_version, kind, name] => {
                 roots.insert((*api_version, *kind), lookup(name)?);
             }
@@ -150,10 +154,17 @@ fn parse(text: &'static str) -> Result<Schema, String> {
     }
     for msg in &messages {
         if !msg.fields.windows(2).all(|w| w[0].num < w[1].num) {
-            return Err(format!("schema.txt: {} fields not sorted by number", msg.name));
+            return Err(format!(
+                "schema.txt: {} fields not sorted by number",
+                msg.name
+            ));
         }
     }
-    Ok(Schema { messages, roots, any_version })
+    Ok(Schema {
+        messages,
+        roots,
+        any_version,
+    })
 }
 
 /// `None` when the line's shape is wrong; `Some(Err)` for an unknown message.
@@ -197,7 +208,13 @@ fn parse_field(
     if json.is_none() && !(matches!(ty, Ty::Message(_)) && card == Card::Single) {
         return None;
     }
-    Some(Ok(Field { num, json, ty, card, omit_zero: flags.contains('z') }))
+    Some(Ok(Field {
+        num,
+        json,
+        ty,
+        card,
+        omit_zero: flags.contains('z'),
+    }))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::{key_for, meta, Api, Outcome, WriteOptions};
+use super::{key_for, meta, Api, WriteOptions};
 use crate::resources::{validation, ResourceType};
 use crate::store::Decision;
 

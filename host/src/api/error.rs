@@ -191,14 +191,6 @@ impl ApiError {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
     }
 
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, "ServiceUnavailable", message)
-    }
-
-    pub fn not_implemented(message: impl Into<String>) -> Self {
-        Self::new(501, "NotImplemented", message)
-    }
-
     pub fn status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
@@ -219,8 +211,6 @@ impl ApiError {
     pub fn from_store(err: StoreError, group: &str, resource: &str, name: &str) -> Self {
         match err {
             StoreError::NotFound => Self::not_found(group, resource, name),
-            StoreError::AlreadyExists => Self::already_exists(group, resource, name),
-            StoreError::Conflict { .. } => Self::modified(group, resource, name),
             StoreError::Gone { requested, oldest } => {
                 Self::gone(format!("too old resource version: {requested} ({oldest})"))
             }

@@ -8,10 +8,6 @@ pub fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub fn metadata(obj: &Value) -> &Value {
-    &obj["metadata"]
-}
-
 pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj["metadata"].is_object() {
         obj["metadata"] = Value::Object(Map::new());
@@ -70,11 +66,6 @@ pub fn add_finalizer(obj: &mut Value, finalizer: &str) {
     set_finalizers(obj, list);
 }
 
-pub fn remove_finalizer(obj: &mut Value, finalizer: &str) {
-    let list = finalizers(obj).into_iter().filter(|f| f != finalizer).collect();
-    set_finalizers(obj, list);
-}
-
 /// `generateName` plus five random characters, from the alphabet Kubernetes
 /// uses (no vowels, so no words; no look-alike digits).
 pub fn generate_name(base: &str) -> String {
@@ -83,14 +74,6 @@ pub fn generate_name(base: &str) -> String {
     let mut rng = rand::rng();
     let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
     format!("{base}{suffix}")
-}
-
-/// `ownerReferences[*].uid` of an object.
-pub fn owner_uids(obj: &Value) -> Vec<String> {
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|o| o["uid"].as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
 }
 
 /// Everything but metadata and status: what `generation` counts changes of.
@@ -117,12 +100,12 @@ mod tests {
     }
 
     #[test]
-    fn finalizers_add_and_remove_once() {
+    fn finalizers_are_added_once_and_cleared() {
         let mut obj = serde_json::json!({"metadata": {}});
         add_finalizer(&mut obj, "x");
         add_finalizer(&mut obj, "x");
         assert_eq!(finalizers(&obj), ["x"]);
-        remove_finalizer(&mut obj, "x");
+        set_finalizers(&mut obj, Vec::new());
         assert!(obj["metadata"].get("finalizers").is_none());
     }
 }

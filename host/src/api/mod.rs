@@ -30,8 +30,6 @@ use error::{ApiError, ApiResult};
 pub use delete::{DeleteOptions, FOREGROUND, ORPHAN};
 pub use meta::{name as meta_name, namespace as meta_namespace};
 pub use http::{router, HttpState};
-pub use list::ListOptions;
-pub use patch::PatchType;
 
 /// Options shared by the write verbs.
 #[derive(Clone, Copy, Debug)]

@@ -150,14 +150,16 @@ pub fn decode_object(body: &[u8], content_type: &str) -> ApiResult<Value> {
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}")))?,
-        "application/vnd.kubernetes.protobuf" => {
-            return Err(ApiError::unsupported_media_type(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
-            ))
-        }
+        // kubectl's typed commands (`kubectl create namespace`, ...) send protobuf.
+        ct if skiff_kubeproto::is_protobuf(ct) => skiff_kubeproto::decode(body).map_err(|e| match e {
+            skiff_kubeproto::DecodeError::UnknownKind { .. } => ApiError::unsupported_media_type(format!(
+                "{e}; send this kind as application/json"
+            )),
+            other => ApiError::bad_request(format!("the protobuf body could not be decoded: {other}")),
+        })?,
         other => {
             return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml"
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
             )))
         }
     };

@@ -38,10 +38,6 @@ impl Filter {
         Ok(Filter { labels, fields, group: rt.group, plural: rt.plural })
     }
 
-    pub fn is_everything(&self) -> bool {
-        self.labels.is_none() && self.fields.is_none()
-    }
-
     pub fn matches(&self, obj: &Value) -> bool {
         if let Some(sel) = &self.labels {
             let empty = Map::new();

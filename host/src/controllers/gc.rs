@@ -115,16 +115,21 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
             let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
             log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
         } else {
-            let uid = uid.clone();
-            let result = api
-                .modify(dep_rt, ns, &key.name, None, |obj| {
-                    remove_owner_ref(obj, &uid);
-                    Ok(())
-                })
-                .await;
-            log_err(result.map(|_| ()), &key.name, "removing a dangling owner reference");
+            drop_owner_reference(api, dep_rt, &key, &uid, "removing a dangling owner reference").await;
         }
     }
+}
+
+/// Removes `dependent`'s reference to the owner `uid`.
+async fn drop_owner_reference(api: &Api, rt: &ResourceType, dependent: &Key, uid: &Value, what: &str) {
+    let ns = Some(dependent.namespace.as_str()).filter(|n| !n.is_empty());
+    let result = api
+        .modify(rt, ns, &dependent.name, None, |obj| {
+            remove_owner_ref(obj, uid);
+            Ok(())
+        })
+        .await;
+    log_err(result.map(|_| ()), &dependent.name, what);
 }
 
 fn remove_owner_ref(obj: &mut Value, uid: &Value) {
@@ -142,15 +147,7 @@ async fn orphan(api: &Api, rt: &ResourceType, owner: &Value) {
     let uid = owner["metadata"]["uid"].clone();
     for (key, _) in dependents(api, rt, owner).await {
         let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
-        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
-        let uid = uid.clone();
-        let result = api
-            .modify(dep_rt, ns, &key.name, None, |obj| {
-                remove_owner_ref(obj, &uid);
-                Ok(())
-            })
-            .await;
-        log_err(result.map(|_| ()), &key.name, "orphaning dependent");
+        drop_owner_reference(api, dep_rt, &key, &uid, "orphaning dependent").await;
     }
     remove_finalizer(api, rt, owner, ORPHAN).await;
 }

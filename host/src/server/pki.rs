@@ -21,7 +21,6 @@ pub enum PkiError {
 }
 
 pub struct Credentials {
-    pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
     pub admin_token: String,
@@ -107,7 +106,7 @@ pub fn ensure(dir: &Path, server_url: &str, names: &[String]) -> Result<Credenti
         "apiVersion: v1\nkind: Config\nclusters:\n- name: skiff\n  cluster:\n    server: {server_url}\n    certificate-authority-data: {ca_data}\nusers:\n- name: admin\n  user:\n    token: {admin_token}\ncontexts:\n- name: skiff\n  context:\n    cluster: skiff\n    user: admin\ncurrent-context: skiff\n"
     );
     write_private(&kubeconfig, &config)?;
-    Ok(Credentials { ca_pem, cert_pem, key_pem, admin_token, kubeconfig })
+    Ok(Credentials { cert_pem, key_pem, admin_token, kubeconfig })
 }
 
 #[cfg(test)]
@@ -119,8 +118,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let first = ensure(dir.path(), "https://127.0.0.1:6443", &names).expect("first start");
+        let ca = fs::read_to_string(dir.path().join("pki/ca.crt")).expect("ca");
         let second = ensure(dir.path(), "https://127.0.0.1:6443", &names).expect("restart");
-        assert_eq!(first.ca_pem, second.ca_pem);
+        assert_eq!(ca, fs::read_to_string(dir.path().join("pki/ca.crt")).expect("ca"));
         assert_eq!(first.admin_token, second.admin_token);
         assert_eq!(first.admin_token.len(), 64);
         let kubeconfig = fs::read_to_string(&second.kubeconfig).expect("kubeconfig");

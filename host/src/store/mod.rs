@@ -37,10 +37,6 @@ impl Key {
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    #[error("already exists")]
-    AlreadyExists,
-    #[error("the object has been modified (stored resourceVersion {current})")]
-    Conflict { current: i64 },
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: i64, oldest: i64 },
     #[error("database: {0}")]
@@ -130,10 +126,6 @@ impl Store {
     /// The newest revision that has been removed from the change log.
     pub async fn compacted(&self) -> Result<i64, StoreError> {
         Self::read_meta(&self.pool, "compacted").await
-    }
-
-    pub fn hub(&self) -> &Arc<WatchHub> {
-        &self.hub
     }
 
     pub async fn get(&self, key: &Key) -> Result<Option<Value>, StoreError> {
@@ -241,17 +233,6 @@ impl Store {
             .collect()
     }
 
-    /// Creates an object; fails with AlreadyExists. Returns it with its new resourceVersion.
-    pub async fn create(&self, key: &Key, value: Value) -> Result<Value, StoreError> {
-        let mut value = Some(value);
-        self.mutate(key, |current| match current {
-            Some(_) => Err(StoreError::AlreadyExists),
-            None => Ok(Decision::Put(value.take().unwrap_or(Value::Null))),
-        })
-        .await
-        .and_then(|out| out.ok_or(StoreError::NotFound))
-    }
-
     /// The one write primitive: read the current object and decide, atomically.
     /// `decide` runs inside the write transaction, so it never races another writer.
     /// Returns the object as written (or as deleted, with the deletion's revision),
@@ -328,7 +309,6 @@ impl Store {
                     .await
                     .map_err(StoreError::from)?;
             }
-            EventType::Bookmark => {}
         }
         sqlx::query("INSERT INTO changes (rv, resource, namespace, name, event, value) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(revision)
@@ -347,7 +327,6 @@ impl Store {
             event,
             resource: key.resource.clone(),
             namespace: key.namespace.clone(),
-            name: key.name.clone(),
             object: object.clone(),
             json: Arc::from(text),
             previous: previous.map(Arc::new),
@@ -377,7 +356,6 @@ impl Store {
                     revision: row.try_get(0)?,
                     resource: row.try_get(1)?,
                     namespace: row.try_get(2)?,
-                    name: row.try_get(3)?,
                     event: EventType::parse(&event),
                     object: Arc::new(serde_json::from_str(&text)?),
                     json: Arc::from(text),

@@ -20,7 +20,6 @@ pub enum EventType {
     Added,
     Modified,
     Deleted,
-    Bookmark,
 }
 
 impl EventType {
@@ -29,7 +28,6 @@ impl EventType {
             EventType::Added => "ADDED",
             EventType::Modified => "MODIFIED",
             EventType::Deleted => "DELETED",
-            EventType::Bookmark => "BOOKMARK",
         }
     }
 
@@ -49,7 +47,6 @@ pub struct Change {
     pub event: EventType,
     pub resource: String,
     pub namespace: String,
-    pub name: String,
     pub object: Arc<Value>,
     /// `object` serialised once, so many watchers share one encoding.
     pub json: Arc<str>,
