@@ -74,6 +74,11 @@ impl Api {
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
         let policy = opts.policy(rt)?.to_string();
+        if rt.group.is_empty() && rt.plural == "namespaces" && matches!(name, "default" | "kube-system" | "kube-public") {
+            return Err(ApiError::forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            )));
+        }
         let key = key_for(rt, namespace, name);
         self.commit(rt, &key, opts.dry_run, |current| {
             let mut obj = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;

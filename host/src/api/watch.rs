@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -59,16 +59,30 @@ struct Sink {
     rt: &'static ResourceType,
     repr: Representation,
     first: bool,
+    /// Events ready at the same moment go out as one chunk: one frame and
+    /// one TLS record instead of one per event.
+    pending: BytesMut,
 }
+
+/// Flush a batch once it is this big even if more events are ready.
+const BATCH_BYTES: usize = 256 * 1024;
 
 impl Sink {
     /// Sends a stored change; the common case reuses its encoding as is.
-    async fn send_change(&mut self, kind: &str, change: &Change) -> bool {
+    async fn send_change(&mut self, kind: EventType, change: &Change) -> bool {
         if self.repr != Representation::Object {
-            return self.send(kind, &change.object).await;
+            return self.flush().await && self.send(kind.as_str(), &change.object).await;
         }
-        let line = format!("{{\"type\":\"{kind}\",\"object\":{}}}\n", change.json);
-        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+        self.pending.extend_from_slice(&change.line(kind));
+        self.pending.len() < BATCH_BYTES || self.flush().await
+    }
+
+    async fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let chunk = self.pending.split().freeze();
+        self.tx.send(Ok(chunk)).await.is_ok()
     }
 
     /// Sends one event; false when the client has gone.
@@ -101,7 +115,7 @@ pub async fn serve(
         Some(rv) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?),
     };
     let (tx, rx) = mpsc::channel(256);
-    let mut sink = Sink { tx, rt, repr, first: true };
+    let mut sink = Sink { tx, rt, repr, first: true, pending: BytesMut::new() };
     let mut shutdown = api.shutdown.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(opts.timeout);
@@ -163,36 +177,26 @@ pub async fn serve(
                 }
                 _ = sink.tx.closed() => return,
                 next = stream.next() => {
-                    let change = match next {
-                        Ok(c) => c,
-                        Err(e) => {
-                            // The client resumes from its last revision.
-                            tracing::debug!(error = %e, "watch ended");
-                            return;
+                    // Take everything that is ready now, then send it as one chunk.
+                    let mut next = Some(next);
+                    while let Some(result) = next.take() {
+                        let change = match result {
+                            Ok(c) => c,
+                            Err(e) => {
+                                // The client resumes from its last revision.
+                                tracing::debug!(error = %e, "watch ended");
+                                sink.flush().await;
+                                return;
+                            }
+                        };
+                        if let Some(kind) = visible_as(&change, &store_key, rt.namespaced, namespace.as_deref(), &filter) {
+                            if !sink.send_change(kind, &change).await {
+                                return;
+                            }
                         }
-                    };
-                    if change.resource != store_key {
-                        continue;
+                        next = stream.try_next();
                     }
-                    if let Some(ns) = namespace.as_deref() {
-                        if rt.namespaced && change.namespace != ns {
-                            continue;
-                        }
-                    }
-                    let now = filter.matches(&change.object);
-                    let before = match &change.previous {
-                        Some(p) => filter.matches(p),
-                        None => now,
-                    };
-                    let kind = match (change.event, before, now) {
-                        (EventType::Added, _, true) => "ADDED",
-                        (EventType::Modified, true, true) => "MODIFIED",
-                        (EventType::Modified, false, true) => "ADDED",
-                        (EventType::Modified, true, false) => "DELETED",
-                        (EventType::Deleted, _, true) => "DELETED",
-                        _ => continue,
-                    };
-                    if !sink.send_change(kind, &change).await {
+                    if !sink.flush().await {
                         return;
                     }
                 }
@@ -206,6 +210,32 @@ pub async fn serve(
         .header("cache-control", "no-cache, private")
         .body(body)
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// How a change shows in this watch: an object entering the selector is
+/// ADDED, one leaving it DELETED; None when the watch does not see it.
+fn visible_as(change: &Change, store_key: &str, namespaced: bool, namespace: Option<&str>, filter: &Filter) -> Option<EventType> {
+    if change.resource != store_key {
+        return None;
+    }
+    if let Some(ns) = namespace {
+        if namespaced && change.namespace != ns {
+            return None;
+        }
+    }
+    let now = filter.matches(&change.object);
+    let before = match &change.previous {
+        Some(p) => filter.matches(p),
+        None => now,
+    };
+    match (change.event, before, now) {
+        (EventType::Added, _, true) => Some(EventType::Added),
+        (EventType::Modified, true, true) => Some(EventType::Modified),
+        (EventType::Modified, false, true) => Some(EventType::Added),
+        (EventType::Modified, true, false) => Some(EventType::Deleted),
+        (EventType::Deleted, _, true) => Some(EventType::Deleted),
+        _ => None,
+    }
 }
 
 fn bookmark(rt: &ResourceType, revision: i64, initial_end: bool) -> Value {

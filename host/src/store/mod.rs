@@ -329,6 +329,7 @@ impl Store {
             namespace: key.namespace.clone(),
             object: object.clone(),
             json: Arc::from(text),
+            lines: Default::default(),
             previous: previous.map(Arc::new),
         });
         Ok(Some(Arc::unwrap_or_clone(object)))
@@ -359,6 +360,7 @@ impl Store {
                     event: EventType::parse(&event),
                     object: Arc::new(serde_json::from_str(&text)?),
                     json: Arc::from(text),
+                    lines: Default::default(),
                     previous: None,
                 })
             })

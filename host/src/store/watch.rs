@@ -3,7 +3,9 @@
 //! durable change log for older revisions (410 Gone once compacted).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -50,8 +52,24 @@ pub struct Change {
     pub object: Arc<Value>,
     /// `object` serialised once, so many watchers share one encoding.
     pub json: Arc<str>,
+    /// Watch-event lines (`{"type":...,"object":...}\n`) built on first use
+    /// and shared by every watcher: ADDED, MODIFIED, DELETED.
+    pub lines: [OnceLock<Bytes>; 3],
     /// The object before the change, when known (it is not kept in the durable log).
     pub previous: Option<Arc<Value>>,
+}
+
+impl Change {
+    /// The watch-event line for this change reported as `event`.
+    pub fn line(&self, event: EventType) -> Bytes {
+        let slot = match event {
+            EventType::Added => &self.lines[0],
+            EventType::Modified => &self.lines[1],
+            EventType::Deleted => &self.lines[2],
+        };
+        slot.get_or_init(|| Bytes::from(format!("{{\"type\":\"{}\",\"object\":{}}}\n", event.as_str(), self.json)))
+            .clone()
+    }
 }
 
 struct Ring {
@@ -153,6 +171,25 @@ impl WatchStream {
             if change.revision > self.last {
                 self.last = change.revision;
                 return Ok(change);
+            }
+        }
+    }
+
+    /// The next change if one is ready now, without waiting.
+    pub fn try_next(&mut self) -> Option<Result<Arc<Change>, WatchError>> {
+        loop {
+            let change = match self.backlog.pop_front() {
+                Some(change) => change,
+                None => match self.receiver.try_recv() {
+                    Ok(change) => change,
+                    Err(broadcast::error::TryRecvError::Empty) => return None,
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => return Some(Err(WatchError::Lagged(self.last))),
+                    Err(broadcast::error::TryRecvError::Closed) => return Some(Err(WatchError::Closed)),
+                },
+            };
+            if change.revision > self.last {
+                self.last = change.revision;
+                return Some(Ok(change));
             }
         }
     }
