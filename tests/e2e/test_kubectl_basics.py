@@ -513,3 +513,12 @@ def test_explain_field(skiff):
     assert re.search(r"^FIELD:\s+replicas\s+<integer>$", out, re.M), out
     assert "DESCRIPTION:" in out
     assert "number of desired pods" in out.lower(), out
+
+
+def test_system_namespaces_cannot_be_deleted(skiff):
+    for ns in ("default", "kube-system", "kube-public"):
+        result = skiff.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        assert result.returncode != 0
+        assert "may not be deleted" in result.stderr, result.stderr
+    phase = skiff.kubectl("get", "namespace", "kube-system", "-o", "jsonpath={.status.phase}").stdout
+    assert phase == "Active"

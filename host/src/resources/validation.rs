@@ -546,3 +546,90 @@ impl Cause {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+    use serde_json::json;
+
+    fn rt(group: &str, plural: &str) -> &'static ResourceType {
+        Registry::get().lookup(group, "v1", plural).expect("registered")
+    }
+
+    fn fields(causes: &[Cause]) -> Vec<String> {
+        causes.iter().map(|c| c.field.clone()).collect()
+    }
+
+    fn deployment(selector: serde_json::Value, labels: serde_json::Value) -> serde_json::Value {
+        json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {
+            "selector": selector, "strategy": {"type": "RollingUpdate"},
+            "template": {"metadata": {"labels": labels}, "spec": {"restartPolicy": "Always",
+                "containers": [{"name": "web", "image": "nginx"}]}}}})
+    }
+
+    #[test]
+    fn names_follow_rfc_1123_with_kubernetes_wording() {
+        let cm = json!({"metadata": {"name": "Foo_Bar", "namespace": "default"}});
+        let causes = validate(rt("", "configmaps"), &cm, None);
+        assert_eq!(fields(&causes), ["metadata.name"]);
+        assert!(causes[0].render().starts_with("metadata.name: Invalid value: \"Foo_Bar\": a lowercase RFC 1123 subdomain"));
+        let missing = json!({"metadata": {"namespace": "default"}});
+        assert_eq!(validate(rt("", "configmaps"), &missing, None)[0].render(), "metadata.name: Required value: name or generateName is required");
+    }
+
+    #[test]
+    fn pods_need_containers_with_images_and_known_volumes() {
+        let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [
+            {"name": "a", "volumeMounts": [{"name": "data", "mountPath": "/d"}]},
+            {"name": "a", "image": "x", "ports": [{"containerPort": 70000}]}]}});
+        let got = fields(&validate(rt("", "pods"), &pod, None));
+        assert!(got.contains(&"spec.containers[0].image".to_string()), "{got:?}");
+        assert!(got.contains(&"spec.containers[1].name".to_string()), "duplicate name: {got:?}");
+        assert!(got.contains(&"spec.containers[1].ports[0].containerPort".to_string()), "{got:?}");
+        assert!(got.contains(&"spec.containers[0].volumeMounts[0].name".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn workload_selector_must_match_template_and_is_immutable() {
+        let d = rt("apps", "deployments");
+        let ok = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
+        assert!(validate(d, &ok, None).is_empty(), "{:?}", fields(&validate(d, &ok, None)));
+        let mismatch = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "db"}));
+        assert_eq!(fields(&validate(d, &mismatch, None)), ["spec.template.metadata.labels"]);
+        let changed = deployment(json!({"matchLabels": {"app": "web", "v": "2"}}), json!({"app": "web", "v": "2"}));
+        let causes = validate(d, &changed, Some(&ok));
+        assert_eq!(fields(&causes), ["spec.selector"]);
+        assert!(causes[0].message.ends_with("field is immutable"));
+    }
+
+    #[test]
+    fn statefulset_mounts_may_use_claim_templates() {
+        let sts = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
+            "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                {"name": "web", "image": "nginx", "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}}}});
+        assert!(validate(rt("apps", "statefulsets"), &sts, None).is_empty());
+    }
+
+    #[test]
+    fn services_need_ports_unless_headless_and_jobs_need_a_restart_policy() {
+        let svc = json!({"metadata": {"name": "s", "namespace": "default"}, "spec": {"type": "ClusterIP"}});
+        assert_eq!(fields(&validate(rt("", "services"), &svc, None)), ["spec.ports"]);
+        let headless = json!({"metadata": {"name": "s", "namespace": "default"}, "spec": {"clusterIP": "None"}});
+        assert!(validate(rt("", "services"), &headless, None).is_empty());
+        let job = json!({"metadata": {"name": "j", "namespace": "default"}, "spec": {"template": {"spec": {
+            "restartPolicy": "Always", "containers": [{"name": "pi", "image": "perl"}]}}}});
+        assert_eq!(fields(&validate(rt("batch", "jobs"), &job, None)), ["spec.template.spec.restartPolicy"]);
+    }
+
+    #[test]
+    fn cron_schedules_are_checked() {
+        assert!(cron_fields("*/1 * * * *").is_ok());
+        assert!(cron_fields("@hourly").is_ok());
+        assert!(cron_fields("TZ=UTC 0 3 * * 1-5").is_ok());
+        assert!(cron_fields("* * *").is_err());
+        assert!(cron_fields("@sometimes").is_err());
+    }
+}
