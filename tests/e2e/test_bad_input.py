@@ -182,6 +182,40 @@ def test_failed_json_patch_test_op_changes_nothing(api, namespace):
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
+def test_json_patch_copy_bomb_is_refused(api, namespace):
+    name = unique("bomb")
+    assert api.post(cm_path(namespace), json=configmap(name, a="x" * 1000)).status_code == 201
+    before = api.get(cm_path(namespace, name)).json()
+    # Each copy doubles the object: 40 of them would need terabytes.
+    patch = [{"op": "copy", "from": "/data", "path": f"/data/k{i}"} for i in range(40)]
+    resp = api.patch(cm_path(namespace, name), data=json.dumps(patch),
+                     headers={"Content-Type": "application/json-patch+json"})
+    assert_status(resp, 413, "RequestEntityTooLarge")
+    after = api.get(cm_path(namespace, name)).json()
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_too_deep_object_is_refused(api, namespace):
+    name = unique("deep")
+    nested = "leaf"
+    for _ in range(150):
+        nested = {"a": nested}
+    body = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": name},
+            "revision": 1, "data": nested}
+    resp = api.post(f"/apis/apps/v1/namespaces/{namespace}/controllerrevisions", json=body)
+    assert resp.status_code in (400, 422), resp.text
+    assert api.get(f"/apis/apps/v1/namespaces/{namespace}/controllerrevisions/{name}").status_code == 404
+    # The collection still lists: nothing unreadable was stored.
+    assert api.get(f"/apis/apps/v1/namespaces/{namespace}/controllerrevisions").status_code == 200
+
+
+def test_status_of_a_type_without_one_is_not_found(api, namespace):
+    name = unique("nostatus")
+    assert api.post(cm_path(namespace), json=configmap(name, a="1")).status_code == 201
+    assert_status(api.get(cm_path(namespace, name) + "/status"), 404, "NotFound")
+    assert_status(api.get(cm_path(namespace, name) + "/status/extra"), 404, "NotFound")
+
+
 def test_stale_update_is_conflict(api, namespace):
     name = unique("conf")
     created = api.post(cm_path(namespace), json=configmap(name, a="1")).json()

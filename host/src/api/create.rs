@@ -56,7 +56,7 @@ impl Api {
             }
         }
         prepare_for_create(rt, &mut obj, &uid);
-        if rt.plural == "services" && rt.group.is_empty() {
+        if rt.is("", "services") {
             self.allocate_service_addresses(&mut obj).await?;
         }
 

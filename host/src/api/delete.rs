@@ -74,7 +74,7 @@ impl Api {
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
         let policy = opts.policy(rt)?.to_string();
-        if rt.group.is_empty() && rt.plural == "namespaces" && matches!(name, "default" | "kube-system" | "kube-public") {
+        if rt.is("", "namespaces") && matches!(name, "default" | "kube-system" | "kube-public") {
             return Err(ApiError::forbidden(format!(
                 "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
             )));
@@ -112,10 +112,18 @@ impl Api {
                 m.insert("deletionTimestamp".into(), json!(meta::now()));
                 m.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period_seconds.unwrap_or(0).max(0)));
             }
-            if rt.group.is_empty() && rt.plural == "namespaces" {
+            if rt.is("", "namespaces") {
+                if already {
+                    return Err(ApiError::conflict(
+                        rt.group,
+                        rt.plural,
+                        name,
+                        "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
+                    ));
+                }
                 // The namespace controller empties it, then removes its spec finalizer.
-                obj["status"]["phase"] = json!("Terminating");
-                return Ok(if already { Decision::Keep } else { Decision::Put(obj) });
+                obj["status"] = json!({"phase": "Terminating"});
+                return Ok(Decision::Put(obj));
             }
             match policy.as_str() {
                 "Foreground" => meta::add_finalizer(&mut obj, FOREGROUND),

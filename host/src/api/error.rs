@@ -157,7 +157,11 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+        Self::entity_too_large(format!("Request entity too large: limit is {limit}"))
+    }
+
+    pub fn entity_too_large(message: impl Into<String>) -> Self {
+        Self::new(413, "RequestEntityTooLarge", message)
     }
 
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {

@@ -43,8 +43,12 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    let verb = method.as_str().to_string();
-    state.metrics.observe_request(&verb, response.status().as_u16(), started.elapsed());
+    // Only known methods become labels, so clients cannot grow the metrics without bound.
+    let verb = match method {
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::HEAD | Method::OPTIONS => method.as_str(),
+        _ => "OTHER",
+    };
+    state.metrics.observe_request(verb, response.status().as_u16(), started.elapsed());
     tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
 }
@@ -145,11 +149,8 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
 
 async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
     to_bytes(body, MAX_BODY).await.map_err(|e| {
-        // The length limit is the only way reading an in-memory body fails here,
-        // bar a client that hangs up.
         let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
+            .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some());
         if too_large {
             ApiError::too_large(MAX_BODY)
         } else {
@@ -243,8 +244,10 @@ async fn resource(
     let ns = target.namespace.as_deref();
     let sub = target.subresource.as_deref();
     match sub {
-        None | Some("status") => {}
+        None => {}
+        Some("status") if rt.status => {}
         Some("scale") if rt.scale => {}
+        Some("finalize") if rt.is("", "namespaces") && method == Method::PUT => {}
         Some(other) => {
             return Err(ApiError::not_found(rt.group, &format!("{}/{other}", rt.plural), target.name.as_deref().unwrap_or("")))
         }
@@ -335,8 +338,11 @@ async fn resource(
                     });
                     Ok(json_response(StatusCode::OK, &status, &headers, &[]))
                 }
+                // Still there, waiting on finalizers: 200 with the object, as Kubernetes
+                // answers (202 only for the legacy orphanDependents=false).
                 Outcome::Written(obj) | Outcome::Unchanged(obj) => {
-                    Ok(json_response(StatusCode::ACCEPTED, &obj, &headers, &[]))
+                    let code = if query.get("orphanDependents") == Some("false") { StatusCode::ACCEPTED } else { StatusCode::OK };
+                    Ok(json_response(code, &obj, &headers, &[]))
                 }
             }
         }

@@ -90,7 +90,8 @@ impl Api {
         let store_key = rt.store_key();
         let ns = if rt.namespaced { namespace } else { None };
         let limit = opts.limit.unwrap_or(usize::MAX);
-        let batch = opts.limit.unwrap_or(1000).clamp(100, 5000);
+        // Without a limit everything comes from one query, so from one snapshot.
+        let batch = opts.limit.map_or(usize::MAX / 2, |l| l.clamp(100, 5000));
         let mut after = resume.as_ref().map(|c| (c.ns.clone(), c.name.clone()));
         let mut items = Vec::new();
         let mut revision = None;

@@ -101,6 +101,13 @@ impl Api {
         F: FnOnce(Option<Value>) -> ApiResult<Decision>,
     {
         let map_store = |e: StoreError| ApiError::from_store(e, rt.group, rt.plural, &key.name);
+        let decide = |current: Option<Value>| {
+            let decision = decide(current)?;
+            if let Decision::Put(obj) = &decision {
+                check_storable(obj)?;
+            }
+            Ok(decision)
+        };
         if dry_run {
             let current = self.store.get(key).await.map_err(map_store)?;
             return Ok(match decide(current.clone())? {
@@ -170,6 +177,36 @@ impl Api {
         })
         .await
     }
+}
+
+/// Objects are stored as JSON and read back with serde_json, whose parser
+/// refuses nesting deeper than 128; refuse to write what could not be read.
+const MAX_DEPTH: usize = 100;
+
+/// What may be written: at most as large as a request body, and no deeper
+/// than MAX_DEPTH (patches can build either out of a small request).
+fn check_storable(obj: &Value) -> ApiResult<()> {
+    fn depth(v: &Value, at: usize) -> bool {
+        if at > MAX_DEPTH {
+            return false;
+        }
+        match v {
+            Value::Array(items) => items.iter().all(|i| depth(i, at + 1)),
+            Value::Object(map) => map.values().all(|i| depth(i, at + 1)),
+            _ => true,
+        }
+    }
+    if !depth(obj, 0) {
+        return Err(ApiError::unprocessable(format!("the object is nested deeper than {MAX_DEPTH} levels")));
+    }
+    let size = serde_json::to_vec(obj).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > request::MAX_BODY {
+        return Err(ApiError::entity_too_large(format!(
+            "the object would be {size} bytes; the limit is {}",
+            request::MAX_BODY
+        )));
+    }
+    Ok(())
 }
 
 enum WriteError {

@@ -37,6 +37,7 @@ pub fn apply_patch(current: &Value, patch: &Value, patch_type: PatchType, kind: 
     let failed = |e: PatchError| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
         PatchError::Unprocessable(m) => ApiError::unprocessable(m),
+        PatchError::TooLarge(m) => ApiError::entity_too_large(m),
     };
     match patch_type {
         PatchType::Json => {

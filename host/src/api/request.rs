@@ -42,7 +42,12 @@ pub fn parse_path<'r>(registry: &'r Registry, path: &str) -> ApiResult<Option<(T
         [plural, tail @ ..] => (None, *plural, tail.first().copied(), tail.get(1).copied()),
         [] => return Ok(None),
     };
-    if rest.len() > 5 {
+    // Nothing may follow name/subresource.
+    let used = match rest {
+        ["namespaces", _, plural, ..] if known(plural).is_some_and(|rt| rt.namespaced) => 2,
+        _ => 0,
+    } + 1 + usize::from(name.is_some()) + usize::from(subresource.is_some());
+    if rest.len() > used {
         return Err(ApiError::path_not_found());
     }
     let rt = match known(plural) {
@@ -261,6 +266,8 @@ mod tests {
         assert_eq!(t.rt.kind, "Deployment");
         assert!(t.namespace.is_none());
         assert!(parse_path(reg, "/apis/apps/v1/widgets").is_err());
+        assert!(parse_path(reg, "/api/v1/nodes/a/status/x").is_err(), "nothing may follow the subresource");
+        assert!(parse_path(reg, "/api/v1/namespaces/default/pods/web/status/x").is_err());
         assert!(parse_path(reg, "/healthz").unwrap().is_none());
     }
 

@@ -45,6 +45,15 @@ impl Api {
                 if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
                     return Err(ApiError::modified(rt.group, rt.plural, name));
                 }
+                let requested_uid = meta::uid(&body);
+                if !requested_uid.is_empty() && requested_uid != meta::uid(&old) {
+                    return Err(ApiError::conflict(
+                        rt.group,
+                        rt.plural,
+                        name,
+                        &format!("Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}", meta::uid(&old)),
+                    ));
+                }
                 let (decision, w) = finish(rt, old, body, subresource, opts.field_validation)?;
                 warnings = w;
                 Ok(decision)
@@ -78,6 +87,22 @@ pub(super) fn finish(
             }
         }
     } else if rt.status {
+        if rt.is("", "namespaces") {
+            // spec.finalizers changes only through /finalize, the namespace controller's.
+            let finalizers = old["spec"]["finalizers"].clone();
+            if subresource == Some("finalize") {
+                new["status"] = old["status"].clone();
+            } else {
+                match new.get_mut("spec") {
+                    Some(Value::Object(spec)) => {
+                        spec.insert("finalizers".into(), finalizers);
+                    }
+                    None | Some(Value::Null) => new["spec"] = json!({"finalizers": finalizers}),
+                    // A spec of the wrong type is refused by decoding below.
+                    Some(_) => {}
+                }
+            }
+        }
         match old.get("status") {
             Some(s) => new["status"] = s.clone(),
             None => {
@@ -139,5 +164,5 @@ pub(super) fn finish(
 
 /// A namespace also waits for its `spec.finalizers` (the namespace controller's).
 fn namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
-    rt.group.is_empty() && rt.plural == "namespaces" && obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
+    rt.is("", "namespaces") && obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
 }

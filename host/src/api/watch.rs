@@ -122,11 +122,24 @@ pub async fn serve(
         tokio::pin!(deadline);
         // With no revision (or "0"), or when asked, the current state comes first as ADDED events.
         let initial = opts.send_initial_events.unwrap_or(start.is_none());
-        let mut from = start.unwrap_or(0);
+        let mut from = match start {
+            Some(rv) => rv,
+            // No revision and no initial events: from now on.
+            None => match api.store.revision().await {
+                Ok(r) => r,
+                Err(e) => {
+                    sink.send("ERROR", &ApiError::from(e).status()).await;
+                    return;
+                }
+            },
+        };
         if initial {
+            // The initial events are the whole current state, never one page of it.
             let mut list = opts.list.clone();
             list.resource_version = None;
             list.resource_version_match = None;
+            list.limit = None;
+            list.continue_token = None;
             match api.list(rt, namespace.as_deref(), &list).await {
                 Ok(result) => {
                     if start.is_none() {

@@ -87,17 +87,21 @@ async fn dependents(api: &Api, owner_rt: &ResourceType, owner: &Value) -> Vec<(K
     }
 }
 
-/// The owners of `obj` that still exist.
-async fn owners_of<'a>(api: &'a Api, obj: &Value) -> Vec<(&'static ResourceType, Value)> {
+/// The owners of `obj` that still exist (an owner that could not be read
+/// counts as existing, with a null object).
+async fn owners_of(api: &Api, obj: &Value) -> Vec<(&'static ResourceType, Value)> {
     let mut out = Vec::new();
     for r in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
         let group = r["apiVersion"].as_str().and_then(|v| v.rsplit_once('/').map(|(g, _)| g)).unwrap_or("");
         let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else { continue };
         let ns = if rt.namespaced { Some(meta_namespace(obj)) } else { None };
-        if let Ok(owner) = api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
-            if owner["metadata"]["uid"] == r["uid"] {
-                out.push((rt, owner));
-            }
+        match api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
+            Ok(owner) if owner["metadata"]["uid"] == r["uid"] => out.push((rt, owner)),
+            // Gone, or a new object under the same name: this owner no longer exists.
+            Ok(_) => {}
+            Err(e) if e.code == 404 => {}
+            // Unsure: count it as alive, so nothing is collected on a hiccup.
+            Err(_) => out.push((rt, Value::Null)),
         }
     }
     out

@@ -27,19 +27,26 @@ where
     RF: Future<Output = ()>,
 {
     let mut shutdown = api.shutdown.clone();
+    // After an interruption, resume where we were so no change goes unseen.
+    let mut resume: Option<i64> = None;
     loop {
-        let from = match api.store.revision().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(controller = name, error = %e, "cannot read the store; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+        let from = match resume {
+            Some(r) => r,
+            None => match api.store.revision().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(controller = name, error = %e, "cannot read the store; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
         };
         let mut stream = match api.store.watch(from).await {
             Ok(s) => s,
             Err(e) => {
+                // Compacted past where we were: start from now; the resync covers the gap.
                 tracing::warn!(controller = name, error = %e, "cannot watch; retrying");
+                resume = None;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -53,7 +60,8 @@ where
                 next = stream.next() => match next {
                     Ok(change) => handle(api.clone(), change).await,
                     Err(e) => {
-                        tracing::info!(controller = name, error = %e, "watch interrupted; re-listing");
+                        tracing::info!(controller = name, error = %e, "watch interrupted; resuming");
+                        resume = Some(stream.last());
                         break;
                     }
                 },

@@ -46,7 +46,7 @@ async fn reconcile(api: &Api, ns: &Value) {
     if keys.is_empty() {
         let Some(rt) = api.registry.lookup("", "v1", "namespaces") else { return };
         let result = api
-            .modify(rt, None, &name, None, |obj| {
+            .modify(rt, None, &name, Some("finalize"), |obj| {
                 let remaining: Vec<Value> = obj["spec"]["finalizers"]
                     .as_array()
                     .map(|f| f.iter().filter(|x| x.as_str() != Some("kubernetes")).cloned().collect())

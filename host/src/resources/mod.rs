@@ -32,6 +32,10 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    pub fn is(&self, group: &str, plural: &str) -> bool {
+        self.group == group && self.plural == plural
+    }
+
     /// The store's key prefix: `group/plural`.
     pub fn store_key(&self) -> String {
         format!("{}/{}", self.group, self.plural)

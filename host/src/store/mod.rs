@@ -123,11 +123,6 @@ impl Store {
         Self::read_meta(&self.pool, "revision").await
     }
 
-    /// The newest revision that has been removed from the change log.
-    pub async fn compacted(&self) -> Result<i64, StoreError> {
-        Self::read_meta(&self.pool, "compacted").await
-    }
-
     pub async fn get(&self, key: &Key) -> Result<Option<Value>, StoreError> {
         let row = sqlx::query("SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3")
             .bind(&key.resource)
@@ -338,7 +333,13 @@ impl Store {
     /// Changes after `after` (exclusive) up to `upto` (inclusive), oldest first,
     /// read from the durable change log.
     pub async fn changes_between(&self, after: i64, upto: i64) -> Result<Vec<Change>, StoreError> {
-        let compacted = self.compacted().await?;
+        // One snapshot: a compaction between the check and the read would drop events unseen.
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        }
+        let compacted: i64 =
+            sqlx::query("SELECT value FROM meta WHERE key = 'compacted'").fetch_one(&mut *tx).await?.try_get(0)?;
         if after < compacted {
             return Err(StoreError::Gone { requested: after, oldest: compacted + 1 });
         }
@@ -347,8 +348,9 @@ impl Store {
         )
         .bind(after)
         .bind(upto)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.into_iter()
             .map(|row| {
                 let event: String = row.try_get(4)?;

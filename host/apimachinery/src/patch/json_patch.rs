@@ -58,6 +58,34 @@ pub enum Operation {
     },
 }
 
+/// Kubernetes' cap on operations in one JSON patch.
+pub const MAX_OPERATIONS: usize = 10_000;
+/// Kubernetes' cap on the bytes all `copy` operations of one patch may copy.
+pub const MAX_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The encoded size of `v`, roughly, if it is at most `budget` bytes.
+fn size_within(v: &Value, budget: usize) -> Option<usize> {
+    let own = match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => {
+            let mut total = 2usize;
+            for item in items {
+                total = total.checked_add(size_within(item, budget.checked_sub(total)?)? + 1)?;
+            }
+            total
+        }
+        Value::Object(map) => {
+            let mut total = 2usize;
+            for (k, item) in map {
+                total = total.checked_add(k.len() + 4 + size_within(item, budget.checked_sub(total)?)?)?;
+            }
+            total
+        }
+    };
+    (own <= budget).then_some(own)
+}
+
 /// A decoded JSON Patch document.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JsonPatch {
@@ -100,10 +128,30 @@ impl JsonPatch {
         self.operations.is_empty()
     }
 
-    /// Applies all operations to a copy of `doc`; all or nothing.
+    /// Applies all operations to a copy of `doc`; all or nothing. Refuses
+    /// patches over Kubernetes' limits: a few `copy` operations can otherwise
+    /// double the document each time and exhaust memory.
     pub fn apply(&self, doc: &Value) -> Result<Value, PatchError> {
+        if self.operations.len() > MAX_OPERATIONS {
+            return Err(PatchError::TooLarge(format!(
+                "The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got: {}",
+                self.operations.len()
+            )));
+        }
         let mut out = doc.clone();
+        let mut copied = 0usize;
         for op in &self.operations {
+            if let Operation::Copy { from, .. } = op {
+                let source = resolve(&out, &parse_pointer(from)?).ok_or_else(|| missing("copy", "from path", from))?;
+                copied = size_within(source, MAX_COPY_BYTES - copied.min(MAX_COPY_BYTES))
+                    .and_then(|n| copied.checked_add(n))
+                    .filter(|total| *total <= MAX_COPY_BYTES)
+                    .ok_or_else(|| {
+                        PatchError::TooLarge(format!(
+                            "Efficient JSON patch copy operations exceeded the limit of {MAX_COPY_BYTES} bytes"
+                        ))
+                    })?;
+            }
             apply_operation(&mut out, op)?;
         }
         Ok(out)
@@ -622,5 +670,35 @@ mod tests {
             Ok(r#"{"a":{"y":2,"z":3}}"#.to_string()),
             "key order is preserved"
         );
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_copy_bomb_is_refused_not_run() {
+        let doc = json!({"metadata": {"name": "x".repeat(1000)}});
+        let ops: Vec<Value> = (0..40)
+            .map(|i| json!({"op": "copy", "from": "/metadata", "path": format!("/metadata/a{i}")}))
+            .collect();
+        match apply(&doc, &Value::Array(ops)) {
+            Err(PatchError::TooLarge(m)) => assert!(m.contains("copy operations exceeded")),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn too_many_operations_are_refused() {
+        let ops: Vec<Value> = (0..=MAX_OPERATIONS).map(|_| json!({"op": "test", "path": "/a", "value": 1})).collect();
+        assert!(matches!(apply(&json!({"a": 1}), &Value::Array(ops)), Err(PatchError::TooLarge(_))));
+    }
+
+    #[test]
+    fn small_copies_still_work() {
+        let out = apply(&json!({"a": {"b": 1}}), &json!([{"op": "copy", "from": "/a", "path": "/c"}])).expect("applies");
+        assert_eq!(out["c"]["b"], 1);
     }
 }

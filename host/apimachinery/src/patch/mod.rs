@@ -31,6 +31,10 @@ pub enum PatchError {
     /// (answer 422 Unprocessable Entity).
     #[error("{0}")]
     Unprocessable(String),
+    /// The patch would make the request too expensive: too many operations or
+    /// too much copied data (answer 413 Request Entity Too Large).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// JSON equality with numbers compared by value (`1 == 1.0`), which is what
