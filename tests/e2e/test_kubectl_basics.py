@@ -522,3 +522,25 @@ def test_system_namespaces_cannot_be_deleted(skiff):
         assert "may not be deleted" in result.stderr, result.stderr
     phase = skiff.kubectl("get", "namespace", "kube-system", "-o", "jsonpath={.status.phase}").stdout
     assert phase == "Active"
+
+
+def test_service_addresses_are_allocated_once_and_kept(skiff, namespace):
+    name = unique("svc")
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+           "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80}]}}
+    skiff.kubectl("create", "-f", "-", input=json.dumps(svc))
+    created = json.loads(skiff.kubectl("get", "service", name, "-n", namespace, "-o", "json").stdout)
+    ip = created["spec"]["clusterIP"]
+    node_port = created["spec"]["ports"][0]["nodePort"]
+    assert ip and ip != "None" and 30000 <= node_port <= 32767
+    # A replace that leaves the allocated values out keeps them.
+    svc["metadata"]["labels"] = {"changed": "yes"}
+    skiff.kubectl("replace", "-f", "-", input=json.dumps(svc))
+    replaced = json.loads(skiff.kubectl("get", "service", name, "-n", namespace, "-o", "json").stdout)
+    assert replaced["spec"]["clusterIP"] == ip
+    assert replaced["spec"]["ports"][0]["nodePort"] == node_port
+    # Another Service may not take the same IP.
+    other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": unique("svc"), "namespace": namespace},
+             "spec": {"clusterIP": ip, "ports": [{"port": 80}]}}
+    result = skiff.kubectl("create", "-f", "-", input=json.dumps(other), check=False)
+    assert result.returncode != 0 and "already allocated" in result.stderr, result.stderr

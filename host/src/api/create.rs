@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, Cause};
 use super::{key_for, meta, Api, WriteOptions};
 use crate::resources::{validation, ResourceType};
 use crate::store::Decision;
@@ -56,9 +56,13 @@ impl Api {
             }
         }
         prepare_for_create(rt, &mut obj, &uid);
-        if rt.is("", "services") {
+        let _allocating = if rt.is("", "services") {
+            let guard = self.service_addresses.lock().await;
             self.allocate_service_addresses(&mut obj).await?;
-        }
+            Some(guard)
+        } else {
+            None
+        };
 
         let causes = validation::validate(rt, &obj, None);
         if !causes.is_empty() {
@@ -96,11 +100,9 @@ impl Api {
         if ty == "ExternalName" {
             return Ok(());
         }
-        let wants_ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").is_empty();
+        let chosen_ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+        let wants_ip = chosen_ip.is_empty();
         let wants_ports = ty == "NodePort" || ty == "LoadBalancer";
-        if !wants_ip && !wants_ports {
-            return Ok(());
-        }
         let mut used_ips = std::collections::HashSet::new();
         let mut used_ports = std::collections::HashSet::new();
         let mut after: Option<(String, String)> = None;
@@ -122,6 +124,31 @@ impl Api {
             match page.items.last() {
                 Some(last) if page.more => after = Some((meta::namespace(last).into(), meta::name(last).into())),
                 _ => break,
+            }
+        }
+        let name = meta::name(svc).to_string();
+        if !wants_ip && chosen_ip != "None" && used_ips.contains(&chosen_ip) {
+            return Err(ApiError::invalid(
+                "",
+                "Service",
+                &name,
+                vec![Cause::invalid(
+                    "spec.clusterIPs",
+                    &json!([chosen_ip]),
+                    "failed to allocate IP: the provided IP is already allocated",
+                )],
+            ));
+        }
+        for (i, p) in svc["spec"]["ports"].as_array().into_iter().flatten().enumerate() {
+            if let Some(n) = p["nodePort"].as_i64() {
+                if used_ports.contains(&n) {
+                    return Err(ApiError::invalid(
+                        "",
+                        "Service",
+                        &name,
+                        vec![Cause::invalid(format!("spec.ports[{i}].nodePort"), &p["nodePort"], "provided port is already allocated")],
+                    ));
+                }
             }
         }
         if wants_ip {

@@ -10,7 +10,7 @@ mod delete;
 mod discovery;
 mod http;
 mod list;
-mod meta;
+pub mod meta;
 mod openapi;
 mod patch;
 mod scale;
@@ -28,7 +28,6 @@ use crate::store::{Decision, Key, Store, StoreError};
 use error::{ApiError, ApiResult};
 
 pub use delete::{DeleteOptions, FOREGROUND, ORPHAN};
-pub use meta::{name as meta_name, namespace as meta_namespace};
 pub use http::{router, HttpState};
 
 /// Options shared by the write verbs.
@@ -76,6 +75,9 @@ pub struct Api {
     pub version: Value,
     /// Flips to true when the server shuts down; long requests (watches) end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Held from choosing a Service's cluster IP and node ports until it is
+    /// stored, so two creates never pick the same ones.
+    service_addresses: tokio::sync::Mutex<()>,
 }
 
 /// The key an object of `rt` is stored under.
@@ -85,7 +87,13 @@ pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
 
 impl Api {
     pub fn new(store: Arc<Store>, shutdown: tokio::sync::watch::Receiver<bool>) -> Arc<Api> {
-        Arc::new(Api { store, registry: Registry::get(), version: version_info(), shutdown })
+        Arc::new(Api {
+            store,
+            registry: Registry::get(),
+            version: version_info(),
+            shutdown,
+            service_addresses: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Reads the current object, decides, and writes the decision atomically.

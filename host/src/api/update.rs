@@ -140,6 +140,9 @@ pub(super) fn finish(
             ));
         }
     }
+    if rt.is("", "services") {
+        keep_allocated_addresses(&old, &mut new);
+    }
     let decoded = rt.codec.decode(&new, validation_mode)?;
     let mut new = decoded.object;
     // Decoding serialises afresh; keep the stored revision for the comparison below.
@@ -160,6 +163,33 @@ pub(super) fn finish(
         return Ok((Decision::Keep, decoded.warnings));
     }
     Ok((Decision::Put(new), decoded.warnings))
+}
+
+/// An update that leaves out a Service's cluster IP or node ports keeps the
+/// allocated ones, as Kubernetes does (clients rarely send them back).
+fn keep_allocated_addresses(old: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        let missing = spec.get(field).is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+        if missing && !old["spec"][field].is_null() {
+            spec.insert(field.into(), old["spec"][field].clone());
+        }
+    }
+    let old_ports = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    for port in spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
+        if !port["nodePort"].is_null() {
+            continue;
+        }
+        let protocol = port["protocol"].as_str().unwrap_or("TCP").to_string();
+        let same = old_ports
+            .iter()
+            .find(|o| o["port"] == port["port"] && o["protocol"].as_str().unwrap_or("TCP") == protocol);
+        if let (Some(same), Some(p)) = (same, port.as_object_mut()) {
+            if !same["nodePort"].is_null() {
+                p.insert("nodePort".into(), same["nodePort"].clone());
+            }
+        }
+    }
 }
 
 /// A namespace also waits for its `spec.finalizers` (the namespace controller's).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::api::{meta_name, meta_namespace, Api, DeleteOptions, FOREGROUND, ORPHAN};
+use crate::api::{meta, Api, DeleteOptions, FOREGROUND, ORPHAN};
 use crate::resources::ResourceType;
 use crate::store::{Change, EventType, Key};
 
@@ -21,34 +21,33 @@ pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
             // A dependent going away may let a foreground-deleting owner finish.
             for owner in owners_of(&api, obj).await {
                 let (owner_rt, owner_obj) = owner;
-                if has_finalizer(&owner_obj, FOREGROUND) && !owner_obj["metadata"]["deletionTimestamp"].is_null() {
+                if pending(&owner_obj, FOREGROUND) {
                     foreground(&api, owner_rt, &owner_obj).await;
                 }
             }
         }
-        _ if !obj["metadata"]["deletionTimestamp"].is_null() => {
-            if has_finalizer(obj, ORPHAN) {
+        _ => {
+            if pending(obj, ORPHAN) {
                 orphan(&api, rt, obj).await;
-            } else if has_finalizer(obj, FOREGROUND) {
+            } else if pending(obj, FOREGROUND) {
                 foreground(&api, rt, obj).await;
             }
         }
-        _ => {}
     }
 }
 
 pub async fn resync(api: Arc<Api>) {
     for needle in [FOREGROUND, ORPHAN] {
-        let pending = match api.store.scan_containing(None, needle).await {
+        let candidates = match api.store.scan_containing(None, needle).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "garbage collector resync failed");
                 return;
             }
         };
-        for (key, obj) in pending {
+        for (key, obj) in candidates {
             let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
-            if obj["metadata"]["deletionTimestamp"].is_null() || !has_finalizer(&obj, needle) {
+            if !pending(&obj, needle) {
                 continue;
             }
             if needle == ORPHAN {
@@ -60,8 +59,14 @@ pub async fn resync(api: Arc<Api>) {
     }
 }
 
-fn has_finalizer(obj: &Value, f: &str) -> bool {
-    obj["metadata"]["finalizers"].as_array().is_some_and(|l| l.iter().any(|x| x.as_str() == Some(f)))
+/// Being deleted and waiting on the garbage collector's `finalizer`.
+fn pending(obj: &Value, finalizer: &str) -> bool {
+    meta::is_deleting(obj) && meta::finalizers(obj).iter().any(|f| f == finalizer)
+}
+
+/// The namespace to address `key`'s object in (None when cluster-scoped).
+fn namespace_of(key: &Key) -> Option<&str> {
+    Some(key.namespace.as_str()).filter(|n| !n.is_empty())
 }
 
 /// Objects that name `owner` in their ownerReferences.
@@ -70,7 +75,7 @@ async fn dependents(api: &Api, owner_rt: &ResourceType, owner: &Value) -> Vec<(K
     if uid.is_empty() {
         return Vec::new();
     }
-    let scope = if owner_rt.namespaced { Some(meta_namespace(owner)) } else { None };
+    let scope = if owner_rt.namespaced { Some(meta::namespace(owner)) } else { None };
     match api.store.scan_containing(scope, uid).await {
         Ok(found) => found
             .into_iter()
@@ -94,7 +99,7 @@ async fn owners_of(api: &Api, obj: &Value) -> Vec<(&'static ResourceType, Value)
     for r in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
         let group = r["apiVersion"].as_str().and_then(|v| v.rsplit_once('/').map(|(g, _)| g)).unwrap_or("");
         let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else { continue };
-        let ns = if rt.namespaced { Some(meta_namespace(obj)) } else { None };
+        let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
         match api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
             Ok(owner) if owner["metadata"]["uid"] == r["uid"] => out.push((rt, owner)),
             // Gone, or a new object under the same name: this owner no longer exists.
@@ -114,7 +119,7 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
     for (key, dep) in dependents(api, rt, owner).await {
         let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
         let live = owners_of(api, &dep).await;
-        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
+        let ns = namespace_of(&key);
         if live.is_empty() {
             let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
             log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
@@ -126,7 +131,7 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
 
 /// Removes `dependent`'s reference to the owner `uid`.
 async fn drop_owner_reference(api: &Api, rt: &ResourceType, dependent: &Key, uid: &Value, what: &str) {
-    let ns = Some(dependent.namespace.as_str()).filter(|n| !n.is_empty());
+    let ns = namespace_of(dependent);
     let result = api
         .modify(rt, ns, &dependent.name, None, |obj| {
             remove_owner_ref(obj, uid);
@@ -164,18 +169,18 @@ async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
     }
     let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
     for (key, dep) in deps {
-        if !dep["metadata"]["deletionTimestamp"].is_null() {
+        if meta::is_deleting(&dep) {
             continue;
         }
         let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
-        let ns = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
+        let ns = namespace_of(&key);
         log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent (foreground)");
     }
 }
 
 async fn remove_finalizer(api: &Api, rt: &ResourceType, obj: &Value, finalizer: &str) {
-    let ns = if rt.namespaced { Some(meta_namespace(obj)) } else { None };
-    let name = meta_name(obj).to_string();
+    let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
+    let name = meta::name(obj).to_string();
     let result = api
         .modify(rt, ns, &name, None, |o| {
             if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {

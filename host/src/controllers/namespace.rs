@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::api::{meta_name, Api, DeleteOptions};
+use crate::api::{meta, Api, DeleteOptions};
 use crate::store::{Change, EventType};
 
 const NAMESPACES: &str = "/namespaces";
@@ -22,7 +22,7 @@ pub async fn resync(api: Arc<Api>) {
     let Some(rt) = api.registry.lookup("", "v1", "namespaces") else { return };
     match api.list_all(rt, None, &Default::default()).await {
         Ok(items) => {
-            for ns in items.iter().filter(|ns| !ns["metadata"]["deletionTimestamp"].is_null()) {
+            for ns in items.iter().filter(|ns| meta::is_deleting(ns)) {
                 reconcile(&api, ns).await;
             }
         }
@@ -31,8 +31,8 @@ pub async fn resync(api: Arc<Api>) {
 }
 
 async fn reconcile(api: &Api, ns: &Value) {
-    let name = meta_name(ns).to_string();
-    if ns["metadata"]["deletionTimestamp"].is_null() {
+    let name = meta::name(ns).to_string();
+    if !meta::is_deleting(ns) {
         ensure_default_service_account(api, &name).await;
         return;
     }
