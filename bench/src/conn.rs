@@ -54,7 +54,8 @@ impl Endpoint {
         }
         let tls = match (secure, tls) {
             (true, Some(cfg)) => {
-                let name = ServerName::try_from(bare.to_string()).with_context(|| format!("TLS server name {bare:?}"))?;
+                let name =
+                    ServerName::try_from(bare.to_string()).with_context(|| format!("TLS server name {bare:?}"))?;
                 Some((TlsConnector::from(cfg), name))
             }
             (true, None) => bail!("https URL without a TLS configuration"),
@@ -62,10 +63,18 @@ impl Endpoint {
         };
         let authority = HeaderValue::from_str(uri.authority().map(|a| a.as_str()).unwrap_or(host))?;
         let auth = match bearer {
-            Some(t) => Some(HeaderValue::from_str(&format!("Bearer {t}")).context("token is not a valid header value")?),
+            Some(t) => {
+                Some(HeaderValue::from_str(&format!("Bearer {t}")).context("token is not a valid header value")?)
+            }
             None => None,
         };
-        Ok(Endpoint { addr: SocketAddr::new(ip, port), base: format!("{scheme}://{}", authority.to_str()?), authority, tls, auth })
+        Ok(Endpoint {
+            addr: SocketAddr::new(ip, port),
+            base: format!("{scheme}://{}", authority.to_str()?),
+            authority,
+            tls,
+            auth,
+        })
     }
 
     pub async fn connect(&self) -> anyhow::Result<Conn> {
@@ -113,10 +122,20 @@ impl Conn {
     {
         let (sender, driver) = if h2 {
             let (tx, conn) = http2::handshake(TokioExecutor::new(), io).await.context("HTTP/2 handshake")?;
-            (Sender::H2(tx), tokio::spawn(async move { let _ = conn.await; }))
+            (
+                Sender::H2(tx),
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                }),
+            )
         } else {
             let (tx, conn) = http1::handshake(io).await.context("HTTP/1.1 handshake")?;
-            (Sender::H1(tx), tokio::spawn(async move { let _ = conn.await; }))
+            (
+                Sender::H1(tx),
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                }),
+            )
         };
         Ok(Conn { endpoint, sender, driver })
     }
@@ -129,7 +148,12 @@ impl Conn {
     }
 
     /// Sends one request and returns the response with its body still streaming (for watches).
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<Bytes>) -> anyhow::Result<Response<Incoming>> {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> anyhow::Result<Response<Incoming>> {
         let ep = &self.endpoint;
         // HTTP/2 needs scheme and authority in the URI; HTTP/1.1 servers expect origin-form plus Host.
         let uri = match self.sender {
@@ -239,7 +263,10 @@ mod tests {
 
     #[test]
     fn error_message_prefers_the_status_message() {
-        assert_eq!(error_message(br#"{"kind":"Status","message":"configmaps \"x\" already exists"}"#), "configmaps \"x\" already exists");
+        assert_eq!(
+            error_message(br#"{"kind":"Status","message":"configmaps \"x\" already exists"}"#),
+            "configmaps \"x\" already exists"
+        );
         assert_eq!(error_message(b"plain failure"), "plain failure");
         assert_eq!(error_message(b""), "(empty body)");
     }

@@ -77,11 +77,7 @@ impl KubeConfig {
         let ca_pem = base64::engine::general_purpose::STANDARD
             .decode(ca_b64.trim())
             .context("certificate-authority-data is not base64")?;
-        let token = raw
-            .users
-            .first()
-            .and_then(|u| u.user.token.clone())
-            .context("users[0].user has no token")?;
+        let token = raw.users.first().and_then(|u| u.user.token.clone()).context("users[0].user has no token")?;
         Ok(KubeConfig { server: cluster.server.clone(), ca_pem, token })
     }
 
@@ -100,7 +96,8 @@ impl KubeConfig {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        tls.alpn_protocols = if http1_only { vec![b"http/1.1".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
+        tls.alpn_protocols =
+            if http1_only { vec![b"http/1.1".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
         Endpoint::new(&self.server, Some(Arc::new(tls)), Some(&self.token))
     }
 }
@@ -156,7 +153,8 @@ struct Meta {
 
 /// `metadata.resourceVersion` of an object or list in a response body.
 pub fn resource_version(body: &[u8]) -> Result<String, String> {
-    let parsed: WithMeta = serde_json::from_slice(body).map_err(|e| format!("response is not an object with metadata: {e}"))?;
+    let parsed: WithMeta =
+        serde_json::from_slice(body).map_err(|e| format!("response is not an object with metadata: {e}"))?;
     parsed.metadata.resource_version.ok_or_else(|| "response has no metadata.resourceVersion".to_string())
 }
 

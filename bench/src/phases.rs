@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn dealing_spreads_objects_evenly() {
-        let objs: Vec<Object> = (0..5).map(|i| Object { name: format!("cm-{i}"), resource_version: "1".into() }).collect();
+        let objs: Vec<Object> =
+            (0..5).map(|i| Object { name: format!("cm-{i}"), resource_version: "1".into() }).collect();
         let shares = deal(objs, 2);
         assert_eq!(shares.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2]);
         assert_eq!(deal(Vec::new(), 0).len(), 1);

@@ -131,7 +131,8 @@ impl Report {
     /// True when every operation succeeded and every watcher saw every change.
     pub fn clean(&self) -> bool {
         let rows_ok = self.skiff.iter().chain(&self.etcd_put).all(|r| r.errors == 0);
-        let watch_ok = self.watch.as_ref().is_none_or(|w| w.errors == 0 && w.deliveries.iter().all(|d| d.delivered == d.expected));
+        let watch_ok =
+            self.watch.as_ref().is_none_or(|w| w.errors == 0 && w.deliveries.iter().all(|d| d.delivered == d.expected));
         rows_ok && watch_ok
     }
 
@@ -146,7 +147,10 @@ impl Report {
             c.value_size,
             c.protocol.as_deref().unwrap_or("skiff not run"),
         );
-        out.push_str(&format!("{:<16} {:>9} {:>11} {:>9} {:>9} {:>7}\n", "phase", "ops", "ops/s", "p50 ms", "p99 ms", "errors"));
+        out.push_str(&format!(
+            "{:<16} {:>9} {:>11} {:>9} {:>9} {:>7}\n",
+            "phase", "ops", "ops/s", "p50 ms", "p99 ms", "errors"
+        ));
         for r in self.skiff.iter().chain(&self.etcd_put) {
             out.push_str(&format!(
                 "{:<16} {:>9} {:>11.1} {:>9} {:>9} {:>7}\n",
@@ -197,7 +201,9 @@ impl Report {
         }
         match self.create_to_etcd_put_ratio {
             Some(r) => out.push_str(&format!("\nskiff create ops/s ÷ etcd put ops/s = {r:.3}\n")),
-            None => out.push_str("\nskiff create ops/s ÷ etcd put ops/s: n/a (a side was skipped or made no progress)\n"),
+            None => {
+                out.push_str("\nskiff create ops/s ÷ etcd put ops/s: n/a (a side was skipped or made no progress)\n")
+            }
         }
         out
     }
@@ -225,10 +231,22 @@ mod tests {
 
     #[test]
     fn ratio_and_table() {
-        let cfg = Config { clients: 2, seconds: 1.0, watches: 1, objects: 10, value_size: 8, protocol: Some("HTTP/2".into()) };
+        let cfg = Config {
+            clients: 2,
+            seconds: 1.0,
+            watches: 1,
+            objects: 10,
+            value_size: 8,
+            protocol: Some("HTTP/2".into()),
+        };
         let w = vec![WatcherStats { added: 10, ..Default::default() }];
         let watch = WatchReport::new(&w, vec![Delivery::new("ADDED", 10, &w, 1_000_000)]);
-        let r = Report::finish(cfg, vec![Row::from(&phase("create", 100, 1))], Some(watch), Some(Row::from(&phase("etcd put", 400, 1))));
+        let r = Report::finish(
+            cfg,
+            vec![Row::from(&phase("create", 100, 1))],
+            Some(watch),
+            Some(Row::from(&phase("etcd put", 400, 1))),
+        );
         assert_eq!(r.create_to_etcd_put_ratio, Some(0.25));
         assert!(r.clean());
         let t = r.table();

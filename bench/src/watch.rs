@@ -116,7 +116,11 @@ impl WatchSet {
         for t in self.tasks {
             match t.await {
                 Ok(stats) => all.push(stats),
-                Err(e) => all.push(WatcherStats { errors: 1, first_error: Some(format!("watch task failed: {e}")), ..Default::default() }),
+                Err(e) => all.push(WatcherStats {
+                    errors: 1,
+                    first_error: Some(format!("watch task failed: {e}")),
+                    ..Default::default()
+                }),
             }
         }
         all

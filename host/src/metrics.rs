@@ -27,7 +27,9 @@ impl Metrics {
             *r.entry((verb.to_string(), code)).or_default() += 1;
         }
         if let Ok(mut l) = self.latency.lock() {
-            let h = l.entry(verb.to_string()).or_insert_with(|| Histogram { counts: vec![0; BUCKETS.len()], ..Default::default() });
+            let h = l
+                .entry(verb.to_string())
+                .or_insert_with(|| Histogram { counts: vec![0; BUCKETS.len()], ..Default::default() });
             let secs = elapsed.as_secs_f64();
             for (i, bound) in BUCKETS.iter().enumerate() {
                 if secs <= *bound {
@@ -58,7 +60,10 @@ impl Metrics {
                         h.counts[i]
                     ));
                 }
-                out.push_str(&format!("apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {}\n", h.total));
+                out.push_str(&format!(
+                    "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",le=\"+Inf\"}} {}\n",
+                    h.total
+                ));
                 out.push_str(&format!("apiserver_request_duration_seconds_sum{{verb=\"{verb}\"}} {}\n", h.sum));
                 out.push_str(&format!("apiserver_request_duration_seconds_count{{verb=\"{verb}\"}} {}\n", h.total));
             }

@@ -51,10 +51,7 @@ impl FieldErrorKind {
 
     // Go omits the offending value for these kinds.
     fn shows_value(self) -> bool {
-        matches!(
-            self,
-            FieldErrorKind::Invalid | FieldErrorKind::NotSupported | FieldErrorKind::Duplicate
-        )
+        matches!(self, FieldErrorKind::Invalid | FieldErrorKind::NotSupported | FieldErrorKind::Duplicate)
     }
 }
 
@@ -106,12 +103,7 @@ impl FieldError {
 
     /// `field.TooLong`.
     pub fn too_long(field: impl Into<String>, max: usize) -> Self {
-        Self::new(
-            FieldErrorKind::TooLong,
-            field,
-            None,
-            format!("may not be more than {max} bytes"),
-        )
+        Self::new(FieldErrorKind::TooLong, field, None, format!("may not be more than {max} bytes"))
     }
 
     fn new(
@@ -120,12 +112,7 @@ impl FieldError {
         bad_value: Option<Value>,
         detail: impl Into<String>,
     ) -> Self {
-        FieldError {
-            kind,
-            field: field.into(),
-            bad_value,
-            detail: detail.into(),
-        }
+        FieldError { kind, field: field.into(), bad_value, detail: detail.into() }
     }
 
     /// The part after `field: `, i.e. Go's `ErrorBody()`.
@@ -133,9 +120,7 @@ impl FieldError {
         let mut s = self.kind.label().to_string();
         if self.kind.shows_value() {
             s.push_str(": ");
-            s.push_str(&render_value(
-                self.bad_value.as_ref().unwrap_or(&Value::Null),
-            ));
+            s.push_str(&render_value(self.bad_value.as_ref().unwrap_or(&Value::Null)));
         }
         if !self.detail.is_empty() {
             s.push_str(": ");
@@ -175,11 +160,7 @@ fn render_value(value: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) if items.iter().all(Value::is_string) => {
-            let quoted: Vec<String> = items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(go_quote)
-                .collect();
+            let quoted: Vec<String> = items.iter().filter_map(Value::as_str).map(go_quote).collect();
             format!("[]string{{{}}}", quoted.join(", "))
         }
         other => other.to_string(),
@@ -218,14 +199,8 @@ mod tests {
             FieldError::invalid("metadata.name", json!("Foo"), "bad").to_string(),
             "metadata.name: Invalid value: \"Foo\": bad"
         );
-        assert_eq!(
-            FieldError::required("spec.selector", "").to_string(),
-            "spec.selector: Required value"
-        );
-        assert_eq!(
-            FieldError::forbidden("spec.x", "may not be set").to_string(),
-            "spec.x: Forbidden: may not be set"
-        );
+        assert_eq!(FieldError::required("spec.selector", "").to_string(), "spec.selector: Required value");
+        assert_eq!(FieldError::forbidden("spec.x", "may not be set").to_string(), "spec.x: Forbidden: may not be set");
         assert_eq!(
             FieldError::invalid("values", json!([]), "empty").to_string(),
             "values: Invalid value: []string{}: empty"
@@ -239,12 +214,7 @@ mod tests {
             "spec.type: Unsupported value: \"X\": supported values: \"A\", \"B\""
         );
         assert_eq!(
-            FieldError::invalid(
-                "spec.replicas",
-                json!(-1),
-                "must be greater than or equal to 0"
-            )
-            .to_string(),
+            FieldError::invalid("spec.replicas", json!(-1), "must be greater than or equal to 0").to_string(),
             "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
         );
         assert_eq!(FieldErrorKind::Invalid.reason(), "FieldValueInvalid");
@@ -256,10 +226,7 @@ mod tests {
         let b = FieldError::required("b", "");
         assert_eq!(aggregate(&[]), "");
         assert_eq!(aggregate(std::slice::from_ref(&a)), "a: Required value");
-        assert_eq!(
-            aggregate(&[a.clone(), b, a]),
-            "[a: Required value, b: Required value]"
-        );
+        assert_eq!(aggregate(&[a.clone(), b, a]), "[a: Required value, b: Required value]");
     }
 
     #[test]

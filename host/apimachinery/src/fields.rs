@@ -19,9 +19,7 @@ pub struct FieldSelectorError {
 
 impl FieldSelectorError {
     fn new(message: impl Into<String>) -> Self {
-        FieldSelectorError {
-            message: message.into(),
-        }
+        FieldSelectorError { message: message.into() }
     }
 }
 
@@ -92,11 +90,7 @@ impl FieldSelector {
                     "invalid selector: '{selector}'; can't understand '{part}'"
                 )));
             };
-            requirements.push(FieldRequirement {
-                field: field.to_string(),
-                op,
-                value: unescape_value(raw)?,
-            });
+            requirements.push(FieldRequirement { field: field.to_string(), op, value: unescape_value(raw)? });
         }
         Ok(FieldSelector { requirements })
     }
@@ -120,10 +114,7 @@ impl FieldSelector {
     /// The value `field` must equal, if some `=` term pins it (lets the
     /// server turn `metadata.name=x` into a direct lookup).
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
-        self.requirements
-            .iter()
-            .find(|r| r.field == field && r.op == FieldOp::Equals)
-            .map(|r| r.value.as_str())
+        self.requirements.iter().find(|r| r.field == field && r.op == FieldOp::Equals).map(|r| r.value.as_str())
     }
 }
 
@@ -165,9 +156,7 @@ pub fn unescape_value(value: &str) -> Result<String, FieldSelectorError> {
     for c in value.chars() {
         if in_slash {
             if !matches!(c, '\\' | ',' | '=') {
-                return Err(FieldSelectorError::new(format!(
-                    "invalid field selector: invalid escape sequence: \\{c}"
-                )));
+                return Err(FieldSelectorError::new(format!("invalid field selector: invalid escape sequence: \\{c}")));
             }
             out.push(c);
             in_slash = false;
@@ -186,9 +175,7 @@ pub fn unescape_value(value: &str) -> Result<String, FieldSelectorError> {
         }
     }
     if in_slash {
-        return Err(FieldSelectorError::new(
-            "invalid field selector: invalid escape sequence: \\",
-        ));
+        return Err(FieldSelectorError::new("invalid field selector: invalid escape sequence: \\"));
     }
     Ok(out)
 }
@@ -220,11 +207,7 @@ fn split_terms(selector: &str) -> Vec<&str> {
 fn split_term(term: &str) -> Option<(&str, FieldOp, &str)> {
     for (i, _) in term.char_indices() {
         let rest = term.get(i..)?;
-        for (op, kind) in [
-            ("!=", FieldOp::NotEquals),
-            ("==", FieldOp::Equals),
-            ("=", FieldOp::Equals),
-        ] {
+        for (op, kind) in [("!=", FieldOp::NotEquals), ("==", FieldOp::Equals), ("=", FieldOp::Equals)] {
             if let Some(value) = rest.strip_prefix(op) {
                 return Some((term.get(..i)?, kind, value));
             }
@@ -239,10 +222,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn getter(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -260,10 +240,7 @@ mod tests {
             ("x=a\\,b", "x=a\\,b"),
             ("x=a\\=b", "x=a\\=b"),
             ("x=a\\\\b", "x=a\\\\b"),
-            (
-                "metadata.name=foo,status.phase!=Running",
-                "metadata.name=foo,status.phase!=Running",
-            ),
+            ("metadata.name=foo,status.phase!=Running", "metadata.name=foo,status.phase!=Running"),
         ];
         for (input, want) in cases {
             let sel = FieldSelector::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -277,16 +254,8 @@ mod tests {
         assert_eq!(
             sel.requirements(),
             &[
-                FieldRequirement {
-                    field: "metadata.name".into(),
-                    op: FieldOp::NotEquals,
-                    value: "a,b".into()
-                },
-                FieldRequirement {
-                    field: "spec.nodeName".into(),
-                    op: FieldOp::Equals,
-                    value: "n1".into()
-                },
+                FieldRequirement { field: "metadata.name".into(), op: FieldOp::NotEquals, value: "a,b".into() },
+                FieldRequirement { field: "spec.nodeName".into(), op: FieldOp::Equals, value: "n1".into() },
             ]
         );
         assert_eq!(sel.requires_exact_match("spec.nodeName"), Some("n1"));
@@ -297,32 +266,16 @@ mod tests {
     fn errors_match_kubernetes() {
         let err = |s: &str| FieldSelector::parse(s).unwrap_err().to_string();
         assert_eq!(err("a"), "invalid selector: 'a'; can't understand 'a'");
-        assert_eq!(
-            err("x=a,b"),
-            "invalid selector: 'x=a,b'; can't understand 'b'"
-        );
-        assert_eq!(
-            err("x=a=b"),
-            "invalid field selector: unescaped character in value: 61"
-        );
-        assert_eq!(
-            err("x=a\\b"),
-            "invalid field selector: invalid escape sequence: \\b"
-        );
-        assert_eq!(
-            err("x=a\\"),
-            "invalid field selector: invalid escape sequence: \\"
-        );
+        assert_eq!(err("x=a,b"), "invalid selector: 'x=a,b'; can't understand 'b'");
+        assert_eq!(err("x=a=b"), "invalid field selector: unescaped character in value: 61");
+        assert_eq!(err("x=a\\b"), "invalid field selector: invalid escape sequence: \\b");
+        assert_eq!(err("x=a\\"), "invalid field selector: invalid escape sequence: \\");
     }
 
     #[test]
     fn matching_treats_missing_as_empty() {
         let get = getter(&[("metadata.name", "web"), ("status.phase", "Running")]);
-        let m = |s: &str| {
-            FieldSelector::parse(s)
-                .map(|sel| sel.matches(&get))
-                .unwrap_or(false)
-        };
+        let m = |s: &str| FieldSelector::parse(s).map(|sel| sel.matches(&get)).unwrap_or(false);
         assert!(m(""));
         assert!(m("metadata.name=web"));
         assert!(m("metadata.name==web,status.phase=Running"));

@@ -26,9 +26,7 @@ pub struct SelectorError {
 
 impl SelectorError {
     fn new(message: impl Into<String>) -> Self {
-        SelectorError {
-            message: message.into(),
-        }
+        SelectorError { message: message.into() }
     }
 }
 
@@ -114,11 +112,7 @@ impl Requirement {
     pub fn new(key: &str, operator: Operator, values: Vec<String>) -> Result<Self, SelectorError> {
         let errors = requirement_errors(key, operator, &values);
         if errors.is_empty() {
-            Ok(Requirement {
-                key: key.to_string(),
-                operator,
-                values,
-            })
+            Ok(Requirement { key: key.to_string(), operator, values })
         } else {
             Err(SelectorError::new(aggregate(&errors)))
         }
@@ -146,9 +140,7 @@ impl Requirement {
             Operator::In | Operator::Equals | Operator::DoubleEquals => {
                 actual.is_some_and(|v| self.values.iter().any(|x| x == v))
             }
-            Operator::NotIn | Operator::NotEquals => {
-                actual.is_none_or(|v| !self.values.iter().any(|x| x == v))
-            }
+            Operator::NotIn | Operator::NotEquals => actual.is_none_or(|v| !self.values.iter().any(|x| x == v)),
             Operator::Exists => actual.is_some(),
             Operator::DoesNotExist => actual.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
@@ -207,11 +199,7 @@ fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<F
     let mut errors = Vec::new();
     let key_msgs = is_qualified_name(key);
     if !key_msgs.is_empty() {
-        errors.push(FieldError::invalid(
-            "key",
-            Value::from(key),
-            key_msgs.join("; "),
-        ));
+        errors.push(FieldError::invalid("key", Value::from(key), key_msgs.join("; ")));
     }
     let as_json = || Value::Array(values.iter().map(|v| Value::from(v.as_str())).collect());
     match operator {
@@ -264,11 +252,7 @@ fn requirement_errors(key: &str, operator: Operator, values: &[String]) -> Vec<F
     for (i, v) in values.iter().enumerate() {
         let msgs = is_valid_label_value(v);
         if !msgs.is_empty() {
-            errors.push(FieldError::invalid(
-                format!("values[{i}][{key}]"),
-                Value::from(v.as_str()),
-                msgs.join("; "),
-            ));
+            errors.push(FieldError::invalid(format!("values[{i}][{key}]"), Value::from(v.as_str()), msgs.join("; ")));
         }
     }
     errors
@@ -290,10 +274,7 @@ impl Selector {
 
     /// Matches no object (a `null` `metav1.LabelSelector`).
     pub fn nothing() -> Self {
-        Selector {
-            requirements: Vec::new(),
-            nothing: true,
-        }
+        Selector { requirements: Vec::new(), nothing: true }
     }
 
     /// Parses the `?labelSelector=` syntax: comma-separated `k=v`, `k==v`,
@@ -302,10 +283,7 @@ impl Selector {
         let mut requirements = Parser::new(input).parse()?;
         // Sorted by key so equal selectors print identically, as in Go.
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector {
-            requirements,
-            nothing: false,
-        })
+        Ok(Selector { requirements, nothing: false })
     }
 
     /// Builds a selector from a `metav1.LabelSelector` JSON value the way
@@ -315,11 +293,7 @@ impl Selector {
         let obj = match selector {
             Value::Null => return Ok(Selector::nothing()),
             Value::Object(obj) => obj,
-            other => {
-                return Err(SelectorError::new(format!(
-                    "a label selector must be an object, got {other}"
-                )))
-            }
+            other => return Err(SelectorError::new(format!("a label selector must be an object, got {other}"))),
         };
         let mut requirements = Vec::new();
         match obj.get("matchLabels") {
@@ -334,11 +308,7 @@ impl Selector {
                     requirements.push(Requirement::new(k, Operator::Equals, vec![v.to_string()])?);
                 }
             }
-            Some(other) => {
-                return Err(SelectorError::new(format!(
-                    "matchLabels must be an object, got {other}"
-                )))
-            }
+            Some(other) => return Err(SelectorError::new(format!("matchLabels must be an object, got {other}"))),
         }
         match obj.get("matchExpressions") {
             None | Some(Value::Null) => {}
@@ -347,17 +317,10 @@ impl Selector {
                     requirements.push(expression_requirement(expr)?);
                 }
             }
-            Some(other) => {
-                return Err(SelectorError::new(format!(
-                    "matchExpressions must be a list, got {other}"
-                )))
-            }
+            Some(other) => return Err(SelectorError::new(format!("matchExpressions must be a list, got {other}"))),
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector {
-            requirements,
-            nothing: false,
-        })
+        Ok(Selector { requirements, nothing: false })
     }
 
     /// Builds an equality selector from a plain `map[string]string` selector
@@ -367,17 +330,12 @@ impl Selector {
         let mut requirements = Vec::new();
         for (k, v) in labels {
             let Some(v) = v.as_str() else {
-                return Err(SelectorError::new(format!(
-                    "{k}: label values must be strings, got {v}"
-                )));
+                return Err(SelectorError::new(format!("{k}: label values must be strings, got {v}")));
             };
             requirements.push(Requirement::new(k, Operator::Equals, vec![v.to_string()])?);
         }
         requirements.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Selector {
-            requirements,
-            nothing: false,
-        })
+        Ok(Selector { requirements, nothing: false })
     }
 
     /// Whether `labels` satisfy every requirement.
@@ -387,11 +345,7 @@ impl Selector {
 
     /// Matches against `metadata.labels` of a whole object (missing = none).
     pub fn matches_object(&self, object: &Value) -> bool {
-        match object
-            .get("metadata")
-            .and_then(|m| m.get("labels"))
-            .and_then(Value::as_object)
-        {
+        match object.get("metadata").and_then(|m| m.get("labels")).and_then(Value::as_object) {
             Some(labels) => self.matches(labels),
             None => self.matches(&Map::new()),
         }
@@ -444,10 +398,7 @@ impl std::str::FromStr for Selector {
 
 fn expression_requirement(expr: &Value) -> Result<Requirement, SelectorError> {
     let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
-    let operator = expr
-        .get("operator")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let operator = expr.get("operator").and_then(Value::as_str).unwrap_or_default();
     let op = match operator {
         "In" => Operator::In,
         "NotIn" => Operator::NotIn,
@@ -474,11 +425,7 @@ fn expression_requirement(expr: &Value) -> Result<Requirement, SelectorError> {
             }
             values
         }
-        Some(other) => {
-            return Err(SelectorError::new(format!(
-                "values must be a list, got {other}"
-            )))
-        }
+        Some(other) => return Err(SelectorError::new(format!("values must be a list, got {other}"))),
     };
     Requirement::new(key, op, values)
 }
@@ -492,11 +439,7 @@ pub fn validate_label_selector(selector: &Value, path: &str) -> Vec<FieldError> 
         Value::Null => return errors,
         Value::Object(obj) => obj,
         other => {
-            errors.push(FieldError::invalid(
-                path,
-                other.clone(),
-                "must be an object",
-            ));
+            errors.push(FieldError::invalid(path, other.clone(), "must be an object"));
             return errors;
         }
     };
@@ -504,11 +447,7 @@ pub fn validate_label_selector(selector: &Value, path: &str) -> Vec<FieldError> 
     match obj.get("matchLabels") {
         None | Some(Value::Null) => {}
         Some(Value::Object(labels)) => errors.extend(validate_labels(labels, &labels_path)),
-        Some(other) => errors.push(FieldError::invalid(
-            labels_path,
-            other.clone(),
-            "must be an object",
-        )),
+        Some(other) => errors.push(FieldError::invalid(labels_path, other.clone(), "must be an object")),
     }
     let exprs_path = child(path, "matchExpressions");
     match obj.get("matchExpressions") {
@@ -518,11 +457,7 @@ pub fn validate_label_selector(selector: &Value, path: &str) -> Vec<FieldError> 
                 errors.extend(validate_requirement(expr, &format!("{exprs_path}[{i}]")));
             }
         }
-        Some(other) => errors.push(FieldError::invalid(
-            exprs_path,
-            other.clone(),
-            "must be a list",
-        )),
+        Some(other) => errors.push(FieldError::invalid(exprs_path, other.clone(), "must be a list")),
     }
     errors
 }
@@ -530,11 +465,7 @@ pub fn validate_label_selector(selector: &Value, path: &str) -> Vec<FieldError> 
 fn validate_requirement(expr: &Value, path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let values_path = child(path, "values");
-    let values: &[Value] = expr
-        .get("values")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let values: &[Value] = expr.get("values").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let operator = expr.get("operator").cloned().unwrap_or(Value::from(""));
     match operator.as_str() {
         Some("In" | "NotIn") => {
@@ -553,11 +484,9 @@ fn validate_requirement(expr: &Value, path: &str) -> Vec<FieldError> {
                 ));
             }
         }
-        _ => errors.push(FieldError::invalid(
-            child(path, "operator"),
-            operator.clone(),
-            "not a valid selector operator",
-        )),
+        _ => {
+            errors.push(FieldError::invalid(child(path, "operator"), operator.clone(), "not a valid selector operator"))
+        }
     }
     let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
     errors.extend(validate_label_name(key, &child(path, "key")));
@@ -569,11 +498,7 @@ fn validate_requirement(expr: &Value, path: &str) -> Vec<FieldError> {
                     errors.push(FieldError::invalid(item_path.clone(), Value::from(s), msg));
                 }
             }
-            None => errors.push(FieldError::invalid(
-                item_path,
-                value.clone(),
-                "must be a string",
-            )),
+            None => errors.push(FieldError::invalid(item_path, value.clone(), "must be a string")),
         }
     }
     errors
@@ -592,21 +517,14 @@ pub fn validate_labels(labels: &Map<String, Value>, path: &str) -> Vec<FieldErro
                     errors.push(FieldError::invalid(path, Value::from(s), msg));
                 }
             }
-            None => errors.push(FieldError::invalid(
-                path,
-                v.clone(),
-                "label values must be strings",
-            )),
+            None => errors.push(FieldError::invalid(path, v.clone(), "label values must be strings")),
         }
     }
     errors
 }
 
 fn validate_label_name(name: &str, path: &str) -> Vec<FieldError> {
-    is_qualified_name(name)
-        .into_iter()
-        .map(|msg| FieldError::invalid(path, Value::from(name), msg))
-        .collect()
+    is_qualified_name(name).into_iter().map(|msg| FieldError::invalid(path, Value::from(name), msg)).collect()
 }
 
 fn child(path: &str, name: &str) -> String {
@@ -697,16 +615,10 @@ fn lex(input: &str) -> Vec<(Tok, String)> {
                     pos = end;
                     items.push((tok, slice(start, end)));
                 }
-                None => items.push((
-                    Tok::Error,
-                    format!("error expected: keyword found '{}'", slice(start, pos)),
-                )),
+                None => items.push((Tok::Error, format!("error expected: keyword found '{}'", slice(start, pos)))),
             }
         } else {
-            while bytes
-                .get(pos)
-                .is_some_and(|&b| !is_special(b) && !is_whitespace(b))
-            {
+            while bytes.get(pos).is_some_and(|&b| !is_special(b) && !is_whitespace(b)) {
                 pos += 1;
             }
             let word = slice(start, pos);
@@ -732,18 +644,11 @@ struct Parser {
 
 impl Parser {
     fn new(input: &str) -> Self {
-        Parser {
-            items: lex(input),
-            position: 0,
-        }
+        Parser { items: lex(input), position: 0 }
     }
 
     fn peek(&self, ctx: Context) -> (Tok, String) {
-        let (tok, lit) = self
-            .items
-            .get(self.position)
-            .cloned()
-            .unwrap_or((Tok::End, String::new()));
+        let (tok, lit) = self.items.get(self.position).cloned().unwrap_or((Tok::End, String::new()));
         // "in"/"notin" are ordinary words where a value is expected,
         // so `x in (in)` works.
         let tok = match (ctx, tok) {
@@ -767,9 +672,9 @@ impl Parser {
             let (tok, lit) = self.peek(Context::Values);
             match tok {
                 Tok::Identifier | Tok::DoesNotExist => {
-                    let r = self.parse_requirement().map_err(|e| {
-                        SelectorError::new(format!("unable to parse requirement: {e}"))
-                    })?;
+                    let r = self
+                        .parse_requirement()
+                        .map_err(|e| SelectorError::new(format!("unable to parse requirement: {e}")))?;
                     requirements.push(r);
                     let (t, l) = self.next(Context::Values);
                     match t {
@@ -782,11 +687,7 @@ impl Parser {
                                 )));
                             }
                         }
-                        _ => {
-                            return Err(SelectorError::new(format!(
-                                "found '{l}', expected: ',' or 'end of string'"
-                            )))
-                        }
+                        _ => return Err(SelectorError::new(format!("found '{l}', expected: ',' or 'end of string'"))),
                     }
                 }
                 Tok::End => return Ok(requirements),
@@ -812,25 +713,20 @@ impl Parser {
         Requirement::new(&key, op, values)
     }
 
-    fn parse_key_and_infer_operator(
-        &mut self,
-    ) -> Result<(String, Option<Operator>), SelectorError> {
+    fn parse_key_and_infer_operator(&mut self) -> Result<(String, Option<Operator>), SelectorError> {
         let (mut tok, mut lit) = self.next(Context::Values);
         let negated = tok == Tok::DoesNotExist;
         if negated {
             (tok, lit) = self.next(Context::Values);
         }
         if tok != Tok::Identifier {
-            return Err(SelectorError::new(format!(
-                "found '{lit}', expected: identifier"
-            )));
+            return Err(SelectorError::new(format!("found '{lit}', expected: identifier")));
         }
         let msgs = is_qualified_name(&lit);
         if !msgs.is_empty() {
             // Kubernetes parses with a nil field path, which Go prints as "<nil>".
             return Err(SelectorError::new(
-                FieldError::invalid("<nil>", Value::from(lit.as_str()), msgs.join("; "))
-                    .to_string(),
+                FieldError::invalid("<nil>", Value::from(lit.as_str()), msgs.join("; ")).to_string(),
             ));
         }
         let (next, _) = self.peek(Context::Values);
@@ -854,11 +750,7 @@ impl Parser {
             Tok::LessThan => Operator::LessThan,
             Tok::NotIn => Operator::NotIn,
             Tok::NotEquals => Operator::NotEquals,
-            _ => {
-                return Err(SelectorError::new(format!(
-                    "found '{lit}', expected: {BINARY_OPERATORS}"
-                )))
-            }
+            _ => return Err(SelectorError::new(format!("found '{lit}', expected: {BINARY_OPERATORS}"))),
         })
     }
 
@@ -882,9 +774,7 @@ impl Parser {
                 // `()` means "the empty value", as in Go.
                 Ok(vec![String::new()])
             }
-            _ => Err(SelectorError::new(format!(
-                "found '{lit}', expected: ',', ')' or identifier"
-            ))),
+            _ => Err(SelectorError::new(format!("found '{lit}', expected: ',', ')' or identifier"))),
         }
     }
 
@@ -899,11 +789,7 @@ impl Parser {
                     match t2 {
                         Tok::Comma => continue,
                         Tok::ClosePar => return Ok(set.into_iter().collect()),
-                        _ => {
-                            return Err(SelectorError::new(format!(
-                                "found '{l2}', expected: ',' or ')'"
-                            )))
-                        }
+                        _ => return Err(SelectorError::new(format!("found '{l2}', expected: ',' or ')'"))),
                     }
                 }
                 Tok::Comma => {
@@ -921,11 +807,7 @@ impl Parser {
                         set.insert(String::new());
                     }
                 }
-                _ => {
-                    return Err(SelectorError::new(format!(
-                        "found '{lit}', expected: ',', or identifier"
-                    )))
-                }
+                _ => return Err(SelectorError::new(format!("found '{lit}', expected: ',', or identifier"))),
             }
         }
     }
@@ -939,9 +821,7 @@ impl Parser {
         if tok == Tok::Identifier {
             Ok(vec![lit])
         } else {
-            Err(SelectorError::new(format!(
-                "found '{lit}', expected: identifier"
-            )))
+            Err(SelectorError::new(format!("found '{lit}', expected: identifier")))
         }
     }
 }
@@ -952,10 +832,7 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn parse_err(s: &str) -> String {
@@ -989,11 +866,7 @@ mod tests {
             "a.b/c-d=e_f",
             "\tx\n=\ra",
         ] {
-            assert!(
-                Selector::parse(ok).is_ok(),
-                "{ok:?}: {:?}",
-                Selector::parse(ok)
-            );
+            assert!(Selector::parse(ok).is_ok(), "{ok:?}: {:?}", Selector::parse(ok));
         }
     }
 
@@ -1026,35 +899,14 @@ mod tests {
 
     #[test]
     fn error_messages_match_kubernetes() {
-        assert_eq!(
-            parse_err("x=a b"),
-            "found 'b', expected: ',' or 'end of string'"
-        );
-        assert_eq!(
-            parse_err("x y"),
-            "unable to parse requirement: found 'y', expected: in, notin, =, ==, !=, gt, lt"
-        );
-        assert_eq!(
-            parse_err(",x"),
-            "found ',', expected: !, identifier, or 'end of string'"
-        );
+        assert_eq!(parse_err("x=a b"), "found 'b', expected: ',' or 'end of string'");
+        assert_eq!(parse_err("x y"), "unable to parse requirement: found 'y', expected: in, notin, =, ==, !=, gt, lt");
+        assert_eq!(parse_err(",x"), "found ',', expected: !, identifier, or 'end of string'");
         assert_eq!(parse_err("x,"), "found '', expected: identifier after ','");
-        assert_eq!(
-            parse_err("x in a"),
-            "unable to parse requirement: found 'a' expected: '('"
-        );
-        assert_eq!(
-            parse_err("x in (a"),
-            "unable to parse requirement: found '', expected: ',' or ')'"
-        );
-        assert_eq!(
-            parse_err("x=(a)"),
-            "unable to parse requirement: found '(', expected: identifier"
-        );
-        assert_eq!(
-            parse_err("!x=a"),
-            "found '=', expected: ',' or 'end of string'"
-        );
+        assert_eq!(parse_err("x in a"), "unable to parse requirement: found 'a' expected: '('");
+        assert_eq!(parse_err("x in (a"), "unable to parse requirement: found '', expected: ',' or ')'");
+        assert_eq!(parse_err("x=(a)"), "unable to parse requirement: found '(', expected: identifier");
+        assert_eq!(parse_err("!x=a"), "found '=', expected: ',' or 'end of string'");
         assert_eq!(
             parse_err("x ( a"),
             "unable to parse requirement: found '(', expected: in, notin, =, ==, !=, gt, lt"
@@ -1074,11 +926,7 @@ mod tests {
     #[test]
     fn matching_semantics() {
         let l = labels(&[("env", "prod"), ("tier", "web"), ("n", "5")]);
-        let m = |s: &str| {
-            Selector::parse(s)
-                .map(|sel| sel.matches(&l))
-                .unwrap_or(false)
-        };
+        let m = |s: &str| Selector::parse(s).map(|sel| sel.matches(&l)).unwrap_or(false);
         assert!(m(""));
         assert!(m("env=prod"));
         assert!(m("env==prod,tier=web"));
@@ -1129,11 +977,7 @@ mod tests {
         for (input, want) in cases {
             let sel = Selector::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(sel.to_string(), want);
-            assert_eq!(
-                Selector::parse(&sel.to_string()).as_ref().ok(),
-                Some(&sel),
-                "round trip {input}"
-            );
+            assert_eq!(Selector::parse(&sel.to_string()).as_ref().ok(), Some(&sel), "round trip {input}");
         }
     }
 
@@ -1195,18 +1039,15 @@ mod tests {
         );
         let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(msgs.len(), 5, "{msgs:#?}");
-        assert!(msgs[0].starts_with(
-            "spec.selector.matchLabels: Invalid value: \"-bad\": name part must consist"
-        ));
-        assert!(msgs[1]
-            .starts_with("spec.selector.matchLabels: Invalid value: \"-bad\": a valid label must"));
+        assert!(msgs[0].starts_with("spec.selector.matchLabels: Invalid value: \"-bad\": name part must consist"));
+        assert!(msgs[1].starts_with("spec.selector.matchLabels: Invalid value: \"-bad\": a valid label must"));
         assert_eq!(msgs[2], "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'");
         assert_eq!(msgs[3], "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
-        assert_eq!(msgs[4], "spec.selector.matchExpressions[2].operator: Invalid value: \"Gt\": not a valid selector operator");
-        assert!(
-            validate_label_selector(&json!({"matchLabels": {"app": "x"}}), "spec.selector")
-                .is_empty()
+        assert_eq!(
+            msgs[4],
+            "spec.selector.matchExpressions[2].operator: Invalid value: \"Gt\": not a valid selector operator"
         );
+        assert!(validate_label_selector(&json!({"matchLabels": {"app": "x"}}), "spec.selector").is_empty());
     }
 
     #[test]

@@ -87,9 +87,7 @@ mod robustness {
 
         fn string(&mut self, alphabet: &[&str]) -> String {
             let len = self.next() % 12;
-            (0..len)
-                .filter_map(|_| self.pick(alphabet).copied())
-                .collect()
+            (0..len).filter_map(|_| self.pick(alphabet).copied()).collect()
         }
 
         fn value(&mut self, depth: u32) -> Value {
@@ -106,10 +104,7 @@ mod robustness {
             match self.next() % if depth == 0 { 4 } else { 7 } {
                 0 => Value::Null,
                 1 => json!(self.next() % 3),
-                2 => json!(self
-                    .pick(&["delete", "replace", "merge", "x", "a"])
-                    .copied()
-                    .unwrap_or("")),
+                2 => json!(self.pick(&["delete", "replace", "merge", "x", "a"]).copied().unwrap_or("")),
                 3 => json!(self.next().is_multiple_of(2)),
                 4 | 5 => {
                     let n = self.next() % 4;
@@ -120,11 +115,7 @@ mod robustness {
                     }
                     Value::Object(map)
                 }
-                _ => Value::Array(
-                    (0..self.next() % 4)
-                        .map(|_| self.value(depth - 1))
-                        .collect(),
-                ),
+                _ => Value::Array((0..self.next() % 4).map(|_| self.value(depth - 1)).collect()),
             }
         }
     }
@@ -132,8 +123,8 @@ mod robustness {
     #[test]
     fn parsers_never_panic() {
         let alphabet = [
-            "a", "b", "Z", "0", "9", ".", "-", "_", "/", "=", "!", "(", ")", ",", "<", ">", " ",
-            "\t", "\\", "in", "notin", "e", "E", "i", "m", "k", "Ki", "G", "+", "ä", "~", "\u{0}",
+            "a", "b", "Z", "0", "9", ".", "-", "_", "/", "=", "!", "(", ")", ",", "<", ">", " ", "\t", "\\", "in",
+            "notin", "e", "E", "i", "m", "k", "Ki", "G", "+", "ä", "~", "\u{0}",
         ];
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
@@ -153,9 +144,7 @@ mod robustness {
         let meta = crate::patch::KubernetesPatchMeta;
         let keyed = |path: &[&str]| match path.last() {
             Some(&"a") => crate::ListStrategy::Merge { key: None },
-            Some(&"containers") => crate::ListStrategy::Merge {
-                key: Some("name".into()),
-            },
+            Some(&"containers") => crate::ListStrategy::Merge { key: Some("name".into()) },
             _ => crate::ListStrategy::Atomic,
         };
         for _ in 0..5_000 {

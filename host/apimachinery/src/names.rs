@@ -21,13 +21,13 @@ const PORT_NAME_MAX_LENGTH: usize = 15;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const QUALIFIED_NAME_ERR: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const C_IDENTIFIER_FMT: &str = "[A-Za-z_][A-Za-z0-9_]*";
@@ -93,9 +93,7 @@ fn matches_dns1123_label(value: &str) -> bool {
     let bytes = value.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(&first), Some(&last)) => {
-            is_lower_alnum(first)
-                && is_lower_alnum(last)
-                && bytes.iter().all(|&b| is_lower_alnum(b) || b == b'-')
+            is_lower_alnum(first) && is_lower_alnum(last) && bytes.iter().all(|&b| is_lower_alnum(b) || b == b'-')
         }
         _ => false,
     }
@@ -109,9 +107,7 @@ fn matches_dns1035_label(value: &str) -> bool {
     let bytes = value.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(&first), Some(&last)) => {
-            first.is_ascii_lowercase()
-                && is_lower_alnum(last)
-                && bytes.iter().all(|&b| is_lower_alnum(b) || b == b'-')
+            first.is_ascii_lowercase() && is_lower_alnum(last) && bytes.iter().all(|&b| is_lower_alnum(b) || b == b'-')
         }
         _ => false,
     }
@@ -123,9 +119,7 @@ fn matches_qualified_name_part(value: &str) -> bool {
         (Some(&first), Some(&last)) => {
             first.is_ascii_alphanumeric()
                 && last.is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         }
         _ => false,
     }
@@ -139,11 +133,7 @@ pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
     if !matches_dns1123_subdomain(value) {
-        errs.push(regex_error(
-            DNS1123_SUBDOMAIN_ERR,
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
+        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
     }
     errs
 }
@@ -160,11 +150,7 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
         if matches_dns1123_subdomain(value) {
             errs.push("must not contain dots".to_string());
         } else {
-            errs.push(regex_error(
-                DNS1123_LABEL_ERR,
-                DNS1123_LABEL_FMT,
-                &["my-name", "123-abc"],
-            ));
+            errs.push(regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"]));
         }
     }
     errs
@@ -177,11 +163,7 @@ pub fn is_dns1035_label(value: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1035_LABEL_MAX_LENGTH));
     }
     if !matches_dns1035_label(value) {
-        errs.push(regex_error(
-            DNS1035_LABEL_ERR,
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
+        errs.push(regex_error(DNS1035_LABEL_ERR, DNS1035_LABEL_FMT, &["my-name", "abc-123"]));
     }
     errs
 }
@@ -197,22 +179,14 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push(format!("prefix part {}", empty_error()));
             } else {
-                errs.extend(
-                    is_dns1123_subdomain(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
+                errs.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
             }
             *name
         }
         _ => {
             errs.push(format!(
                 "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
-                regex_error(
-                    QUALIFIED_NAME_ERR,
-                    QUALIFIED_NAME_FMT,
-                    &["MyName", "my.name", "123-abc"]
-                )
+                regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
             ));
             return errs;
         }
@@ -220,21 +194,14 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push(format!("name part {}", empty_error()));
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!(
-            "name part {}",
-            max_len_error(QUALIFIED_NAME_MAX_LENGTH)
-        ));
+        errs.push(format!("name part {}", max_len_error(QUALIFIED_NAME_MAX_LENGTH)));
     }
     // Kubernetes runs the pattern check even after reporting an empty name,
     // so an empty name yields two messages; keep that for identical output.
     if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(
-                QUALIFIED_NAME_ERR,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
+            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
         ));
     }
     errs
@@ -247,11 +214,7 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
         errs.push(max_len_error(LABEL_VALUE_MAX_LENGTH));
     }
     if !value.is_empty() && !matches_qualified_name_part(value) {
-        errs.push(regex_error(
-            LABEL_VALUE_ERR,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
+        errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
     }
     errs
 }
@@ -262,20 +225,14 @@ pub fn is_c_identifier(value: &str) -> Vec<String> {
     let ok = match bytes.first() {
         Some(&first) => {
             (first.is_ascii_alphabetic() || first == b'_')
-                && bytes
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+                && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
         }
         None => false,
     };
     if ok {
         Vec::new()
     } else {
-        vec![regex_error(
-            C_IDENTIFIER_ERR,
-            C_IDENTIFIER_FMT,
-            &["my_name", "MY_NAME", "MyName"],
-        )]
+        vec![regex_error(C_IDENTIFIER_ERR, C_IDENTIFIER_FMT, &["my_name", "MY_NAME", "MyName"])]
     }
 }
 
@@ -288,18 +245,12 @@ pub fn is_env_var_name(value: &str) -> Vec<String> {
     let ok = match bytes.first() {
         Some(&first) => {
             (first.is_ascii_alphabetic() || matches!(first, b'-' | b'.' | b'_'))
-                && bytes
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+                && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
         }
         None => false,
     };
     if !ok {
-        errs.push(regex_error(
-            ENV_VAR_NAME_ERR,
-            ENV_VAR_NAME_FMT,
-            &["my.env-name", "MY_ENV.NAME", "MyEnvName1"],
-        ));
+        errs.push(regex_error(ENV_VAR_NAME_ERR, ENV_VAR_NAME_FMT, &["my.env-name", "MY_ENV.NAME", "MyEnvName1"]));
     }
     if value == "." {
         errs.push("must not be '.'".to_string());
@@ -319,9 +270,7 @@ pub fn is_valid_port_name(value: &str) -> Vec<String> {
     }
     let charset_ok = !value.is_empty() && value.bytes().all(|b| is_lower_alnum(b) || b == b'-');
     if !charset_ok {
-        errs.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
+        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
     } else if !value.bytes().any(|b| b.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
     }
@@ -373,24 +322,16 @@ mod tests {
 
     #[test]
     fn subdomain_rejects_with_exact_message() {
-        for bad in [
-            "", "A", "ABC", "aBc", "A1", "a_1", "a..1", "-a", "a-", "a.", ".a", "a@b", "a,b",
-            "1-.a", "a.-1", "ä",
-        ] {
-            assert_eq!(
-                is_dns1123_subdomain(bad),
-                vec![SUBDOMAIN_MSG.to_string()],
-                "{bad}"
-            );
+        for bad in
+            ["", "A", "ABC", "aBc", "A1", "a_1", "a..1", "-a", "a-", "a.", ".a", "a@b", "a,b", "1-.a", "a.-1", "ä"]
+        {
+            assert_eq!(is_dns1123_subdomain(bad), vec![SUBDOMAIN_MSG.to_string()], "{bad}");
         }
     }
 
     #[test]
     fn subdomain_too_long_reports_length_only_when_pattern_ok() {
-        assert_eq!(
-            is_dns1123_subdomain(&"a".repeat(254)),
-            vec!["must be no more than 253 characters".to_string()]
-        );
+        assert_eq!(is_dns1123_subdomain(&"a".repeat(254)), vec!["must be no more than 253 characters".to_string()]);
         let both = is_dns1123_subdomain(&"A".repeat(254));
         assert_eq!(both.len(), 2);
         assert_eq!(both[0], "must be no more than 253 characters");
@@ -400,18 +341,12 @@ mod tests {
     fn label_distinguishes_dots_from_other_problems() {
         assert!(is_dns1123_label("my-name").is_empty());
         assert!(is_dns1123_label("123-abc").is_empty());
-        assert_eq!(
-            is_dns1123_label("a.b"),
-            vec!["must not contain dots".to_string()]
-        );
+        assert_eq!(is_dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
         assert_eq!(
             is_dns1123_label("My_Name"),
             vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()]
         );
-        assert_eq!(
-            is_dns1123_label(&"a".repeat(64)),
-            vec!["must be no more than 63 characters".to_string()]
-        );
+        assert_eq!(is_dns1123_label(&"a".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
         assert!(is_dns1123_label(&"a".repeat(63)).is_empty());
     }
 
@@ -469,21 +404,9 @@ mod tests {
     fn qualified_name_messages() {
         let name_msg = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
         assert_eq!(is_qualified_name("-a"), vec![name_msg.to_string()]);
-        assert_eq!(
-            is_qualified_name(""),
-            vec![
-                "name part must be non-empty".to_string(),
-                name_msg.to_string()
-            ]
-        );
-        assert_eq!(
-            is_qualified_name("/a"),
-            vec!["prefix part must be non-empty".to_string()]
-        );
-        assert_eq!(
-            is_qualified_name("A.com/a"),
-            vec![format!("prefix part {SUBDOMAIN_MSG}")]
-        );
+        assert_eq!(is_qualified_name(""), vec!["name part must be non-empty".to_string(), name_msg.to_string()]);
+        assert_eq!(is_qualified_name("/a"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(is_qualified_name("A.com/a"), vec![format!("prefix part {SUBDOMAIN_MSG}")]);
         assert_eq!(
             is_qualified_name("a/b/c"),
             vec!["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".to_string()]
@@ -513,10 +436,7 @@ mod tests {
             is_valid_label_value("nospecialchars%^=@"),
             vec!["a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".to_string()]
         );
-        assert_eq!(
-            is_valid_label_value(&"a".repeat(64)),
-            vec!["must be no more than 63 characters".to_string()]
-        );
+        assert_eq!(is_valid_label_value(&"a".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
         assert_eq!(is_valid_label_value("a/b").len(), 1);
         assert_eq!(is_valid_label_value("-a").len(), 1);
     }
@@ -532,10 +452,7 @@ mod tests {
         assert_eq!(is_env_var_name("1a").len(), 1);
         assert_eq!(is_env_var_name("."), vec!["must not be '.'".to_string()]);
         assert_eq!(is_env_var_name(".."), vec!["must not be '..'".to_string()]);
-        assert_eq!(
-            is_env_var_name("..a"),
-            vec!["must not start with '..'".to_string()]
-        );
+        assert_eq!(is_env_var_name("..a"), vec!["must not start with '..'".to_string()]);
         assert_eq!(is_env_var_name("a=b").len(), 1);
     }
 
@@ -543,18 +460,9 @@ mod tests {
     fn ports() {
         assert!(is_valid_port_name("http").is_empty());
         assert!(is_valid_port_name("h2-c").is_empty());
-        assert_eq!(
-            is_valid_port_name("1234"),
-            vec!["must contain at least one letter (a-z)".to_string()]
-        );
-        assert_eq!(
-            is_valid_port_name("a--b"),
-            vec!["must not contain consecutive hyphens".to_string()]
-        );
-        assert_eq!(
-            is_valid_port_name("-ab"),
-            vec!["must not begin or end with a hyphen".to_string()]
-        );
+        assert_eq!(is_valid_port_name("1234"), vec!["must contain at least one letter (a-z)".to_string()]);
+        assert_eq!(is_valid_port_name("a--b"), vec!["must not contain consecutive hyphens".to_string()]);
+        assert_eq!(is_valid_port_name("-ab"), vec!["must not begin or end with a hyphen".to_string()]);
         assert_eq!(is_valid_port_name("abcdefghijklmnop").len(), 1);
         assert_eq!(is_valid_port_name("HTTP").len(), 1);
         assert!(is_valid_port_num(80).is_empty());
@@ -566,8 +474,6 @@ mod tests {
     fn name_error_joins_messages() {
         assert!(NameError::check(is_dns1123_label("ok")).is_ok());
         let err = NameError::check(is_qualified_name("")).unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with("name part must be non-empty; name part must consist"));
+        assert!(err.to_string().starts_with("name part must be non-empty; name part must consist"));
     }
 }

@@ -48,26 +48,9 @@ pub struct Quantity {
 }
 
 const NANOS_PER_UNIT: i128 = 1_000_000_000;
-const DECIMAL_SUFFIXES: [(&str, i32); 10] = [
-    ("n", -9),
-    ("u", -6),
-    ("m", -3),
-    ("", 0),
-    ("k", 3),
-    ("M", 6),
-    ("G", 9),
-    ("T", 12),
-    ("P", 15),
-    ("E", 18),
-];
-const BINARY_SUFFIXES: [(&str, u32); 6] = [
-    ("Ki", 10),
-    ("Mi", 20),
-    ("Gi", 30),
-    ("Ti", 40),
-    ("Pi", 50),
-    ("Ei", 60),
-];
+const DECIMAL_SUFFIXES: [(&str, i32); 10] =
+    [("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3), ("M", 6), ("G", 9), ("T", 12), ("P", 15), ("E", 18)];
+const BINARY_SUFFIXES: [(&str, u32); 6] = [("Ki", 10), ("Mi", 20), ("Gi", 30), ("Ti", 40), ("Pi", 50), ("Ei", 60)];
 
 impl Quantity {
     /// Parses a quantity string exactly as `resource.ParseQuantity` does,
@@ -89,11 +72,7 @@ impl Quantity {
         } else {
             scaled_nanos(&digits, nano_scale.saturating_add(exponent), 0)
         };
-        let nanos = if parts.positive {
-            magnitude
-        } else {
-            -magnitude
-        };
+        let nanos = if parts.positive { magnitude } else { -magnitude };
         Ok(Quantity { nanos, format })
     }
 
@@ -211,11 +190,7 @@ impl fmt::Display for Quantity {
                 units /= 1024;
                 power += 1;
             }
-            let suffix = power
-                .checked_sub(1)
-                .and_then(|i| BINARY_SUFFIXES.get(i))
-                .map(|(s, _)| *s)
-                .unwrap_or("");
+            let suffix = power.checked_sub(1).and_then(|i| BINARY_SUFFIXES.get(i)).map(|(s, _)| *s).unwrap_or("");
             return write!(f, "{sign}{units}{suffix}");
         }
         let mut mantissa = magnitude;
@@ -241,11 +216,7 @@ impl fmt::Display for Quantity {
                     mantissa = mantissa.saturating_mul(1000);
                     exponent -= 3;
                 }
-                let suffix = DECIMAL_SUFFIXES
-                    .iter()
-                    .find(|(_, e)| *e == exponent)
-                    .map(|(s, _)| *s)
-                    .unwrap_or("");
+                let suffix = DECIMAL_SUFFIXES.iter().find(|(_, e)| *e == exponent).map(|(s, _)| *s).unwrap_or("");
                 write!(f, "{sign}{mantissa}{suffix}")
             }
         }
@@ -278,12 +249,7 @@ fn split(input: &str) -> Result<Parts<'_>, QuantityError> {
     while bytes.get(pos) == Some(&b'0') {
         pos += 1;
     }
-    let zero = Parts {
-        positive,
-        num: "0",
-        denom: "",
-        suffix: "",
-    };
+    let zero = Parts { positive, num: "0", denom: "", suffix: "" };
     if pos >= end {
         return Ok(zero);
     }
@@ -320,12 +286,7 @@ fn split(input: &str) -> Result<Parts<'_>, QuantityError> {
     if pos < end {
         return Err(QuantityError::FormatWrong);
     }
-    Ok(Parts {
-        positive,
-        num,
-        denom,
-        suffix: slice(suffix_start, end),
-    })
+    Ok(Parts { positive, num, denom, suffix: slice(suffix_start, end) })
 }
 
 // Returns (is_binary, exponent, format); binary exponents are powers of two.
@@ -372,27 +333,19 @@ fn scaled_nanos(digits: &str, pow10: i64, pow2: i64) -> i128 {
     let pow10 = pow10.saturating_add(i64::try_from(dropped).unwrap_or(i64::MAX));
     if pow2 > 0 {
         let shift = u32::try_from(pow2).unwrap_or(u32::MAX);
-        mantissa = match 1u128
-            .checked_shl(shift)
-            .and_then(|p| mantissa.checked_mul(p))
-        {
+        mantissa = match 1u128.checked_shl(shift).and_then(|p| mantissa.checked_mul(p)) {
             Some(m) => m,
             None => return i128::MAX,
         };
     }
     let result = if pow10 >= 0 {
-        let scale = u32::try_from(pow10)
-            .ok()
-            .and_then(|p| 10u128.checked_pow(p));
+        let scale = u32::try_from(pow10).ok().and_then(|p| 10u128.checked_pow(p));
         match scale.and_then(|s| mantissa.checked_mul(s)) {
             Some(v) => v,
             None => return i128::MAX,
         }
     } else {
-        match u32::try_from(pow10.unsigned_abs())
-            .ok()
-            .and_then(|p| 10u128.checked_pow(p))
-        {
+        match u32::try_from(pow10.unsigned_abs()).ok().and_then(|p| 10u128.checked_pow(p)) {
             Some(divisor) => {
                 let q = mantissa / divisor;
                 if !mantissa.is_multiple_of(divisor) || sticky {
@@ -446,11 +399,7 @@ mod tests {
         assert_eq!(q("1e-3").as_millis(), 1);
         assert_eq!(q("1E+3").as_units(), 1000);
         assert_eq!(q(".5").as_millis(), 500);
-        assert_eq!(
-            q("0.0000000001").as_nanos(),
-            1,
-            "rounded up to the smallest unit"
-        );
+        assert_eq!(q("0.0000000001").as_nanos(), 1, "rounded up to the smallest unit");
         assert_eq!(q("1n").as_millis(), 1, "MilliValue rounds up");
         assert_eq!(q("0.0000000001Ki").as_nanos(), 103);
     }
@@ -467,32 +416,14 @@ mod tests {
     #[test]
     fn rejects_with_kubernetes_messages() {
         let re = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
-        for bad in [
-            "", " 1", "1 ", "abc", "1.2.3", "1Gi5x", "1/2", "1,5", "Gi1x",
-        ] {
-            assert_eq!(
-                Quantity::parse(bad).map_err(|e| e.to_string()),
-                Err(re.to_string()),
-                "{bad:?}"
-            );
+        for bad in ["", " 1", "1 ", "abc", "1.2.3", "1Gi5x", "1/2", "1,5", "Gi1x"] {
+            assert_eq!(Quantity::parse(bad).map_err(|e| e.to_string()), Err(re.to_string()), "{bad:?}");
         }
         // The scanner accepts these shapes; only the suffix lookup fails.
-        for bad in [
-            "1K",
-            "1ki",
-            "1e",
-            "1Mi5",
-            "1iG",
-            "1mm",
-            "--1",
-            "1e9999999999999999999",
-        ] {
+        for bad in ["1K", "1ki", "1e", "1Mi5", "1iG", "1mm", "--1", "1e9999999999999999999"] {
             assert_eq!(Quantity::parse(bad), Err(QuantityError::Suffix), "{bad:?}");
         }
-        assert_eq!(
-            QuantityError::Suffix.to_string(),
-            "unable to parse quantity's suffix"
-        );
+        assert_eq!(QuantityError::Suffix.to_string(), "unable to parse quantity's suffix");
     }
 
     #[test]
@@ -537,11 +468,7 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(q(input).to_string(), want, "{input}");
-            assert_eq!(
-                q(want).as_nanos(),
-                q(input).as_nanos(),
-                "{input} round trip"
-            );
+            assert_eq!(q(want).as_nanos(), q(input).as_nanos(), "{input} round trip");
         }
     }
 
@@ -559,33 +486,18 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        assert_eq!(
-            Quantity::from_json(&json!("  2Gi ")).map(|q| q.as_units()),
-            Ok(2 << 30)
-        );
-        assert_eq!(
-            Quantity::from_json(&json!(1.5)).map(|q| q.as_millis()),
-            Ok(1500)
-        );
+        assert_eq!(Quantity::from_json(&json!("  2Gi ")).map(|q| q.as_units()), Ok(2 << 30));
+        assert_eq!(Quantity::from_json(&json!(1.5)).map(|q| q.as_millis()), Ok(1500));
         assert_eq!(Quantity::from_json(&json!(3)).map(|q| q.as_units()), Ok(3));
-        assert_eq!(
-            Quantity::from_json(&Value::Null).map(|q| q.is_zero()),
-            Ok(true)
-        );
-        assert_eq!(
-            Quantity::from_json(&json!(true)),
-            Err(QuantityError::FormatWrong)
-        );
+        assert_eq!(Quantity::from_json(&Value::Null).map(|q| q.is_zero()), Ok(true));
+        assert_eq!(Quantity::from_json(&json!(true)), Err(QuantityError::FormatWrong));
         assert_eq!(q("1000").to_json(), json!("1k"));
     }
 
     #[test]
     fn huge_values_saturate_instead_of_panicking() {
         assert_eq!(q("1e40").as_nanos(), i128::MAX);
-        assert_eq!(
-            q("99999999999999999999999999999999999999999999Ei").as_nanos(),
-            i128::MAX
-        );
+        assert_eq!(q("99999999999999999999999999999999999999999999Ei").as_nanos(), i128::MAX);
         assert_eq!(q("-1e40").as_nanos(), -i128::MAX);
         assert_eq!(q("1e-40").as_nanos(), 1);
         assert_eq!(q("1e999999").as_nanos(), i128::MAX);
@@ -599,10 +511,7 @@ mod tests {
             "39 significant digits still fit exactly"
         );
         assert_eq!(q("1234567890123456789012345678901.1").as_nanos(), i128::MAX);
-        assert_eq!(
-            q("0.00000000000000000000000000000000000000000000001").as_nanos(),
-            1
-        );
+        assert_eq!(q("0.00000000000000000000000000000000000000000000001").as_nanos(), 1);
     }
 
     #[test]

@@ -55,11 +55,7 @@ impl<'a> Small<'a> {
     }
 
     fn text(&self, n: usize) -> Option<String> {
-        self.bytes
-            .get(n)
-            .copied()
-            .flatten()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+        self.bytes.get(n).copied().flatten().map(|b| String::from_utf8_lossy(b).into_owned())
     }
 }
 
@@ -68,24 +64,15 @@ fn malformed(path: &Path, msg: &Message, num: Option<u32>, reason: impl ToString
         Some(n) => format!("{path} ({} field {n})", msg.name),
         None => format!("{path} ({})", msg.name),
     };
-    DecodeError::Malformed {
-        at,
-        reason: reason.to_string(),
-    }
+    DecodeError::Malformed { at, reason: reason.to_string() }
 }
 
 fn bad_value(path: &Path, reason: impl ToString) -> DecodeError {
-    DecodeError::BadValue {
-        at: path.to_string(),
-        reason: reason.to_string(),
-    }
+    DecodeError::BadValue { at: path.to_string(), reason: reason.to_string() }
 }
 
 fn envelope_error(reason: impl ToString) -> DecodeError {
-    DecodeError::Malformed {
-        at: "runtime.Unknown envelope".into(),
-        reason: reason.to_string(),
-    }
+    DecodeError::Malformed { at: "runtime.Unknown envelope".into(), reason: reason.to_string() }
 }
 
 /// Go drops these from JSON for non-pointer `omitempty` fields.
@@ -123,10 +110,7 @@ impl Decoder {
     fn body(&self, body: &[u8], depth: usize) -> Result<Value, DecodeError> {
         let rest = body.strip_prefix(&MAGIC).ok_or(DecodeError::NoMagic)?;
         let unknown = Small::read(rest).map_err(envelope_error)?;
-        let type_meta = unknown.bytes[1]
-            .map(Small::read)
-            .transpose()
-            .map_err(envelope_error)?;
+        let type_meta = unknown.bytes[1].map(Small::read).transpose().map_err(envelope_error)?;
         let type_meta = type_meta.unwrap_or_default();
         let api_version = type_meta.text(1).unwrap_or_default();
         let kind = type_meta.text(2).unwrap_or_default();
@@ -135,10 +119,7 @@ impl Decoder {
         let content_type = unknown.text(4).unwrap_or_default();
         // Go leaves both empty for a plain protobuf object.
         if !encoding.is_empty() || !(content_type.is_empty() || crate::is_protobuf(&content_type)) {
-            return Err(DecodeError::Unsupported {
-                encoding,
-                content_type,
-            });
+            return Err(DecodeError::Unsupported { encoding, content_type });
         }
         let Some(root) = self.schema.root(&api_version, &kind) else {
             return Err(DecodeError::UnknownKind { api_version, kind });
@@ -170,9 +151,7 @@ impl Decoder {
             let (num, wire) = r.key().map_err(|e| malformed(path, msg, None, e))?;
             match msg.field(num) {
                 Some(field) => self.field(msg, field, wire, &mut r, out, path, depth)?,
-                None => r
-                    .skip(wire)
-                    .map_err(|e| malformed(path, msg, Some(num), e))?,
+                None => r.skip(wire).map_err(|e| malformed(path, msg, Some(num), e))?,
             }
         }
         Ok(())
@@ -194,22 +173,14 @@ impl Decoder {
             if wire == want {
                 Ok(())
             } else {
-                Err(malformed(
-                    path,
-                    msg,
-                    Some(field.num),
-                    format!("wire type {wire}, schema wants {want}"),
-                ))
+                Err(malformed(path, msg, Some(field.num), format!("wire type {wire}, schema wants {want}")))
             }
         };
         let Some(name) = field.json else {
             // Inline (embedded) struct: its fields are the parent's JSON keys.
             expect(WireType::Len)?;
             let Ty::Message(child) = field.ty else {
-                return Err(DecodeError::Schema(format!(
-                    "{} field {} inline but not a message",
-                    msg.name, field.num
-                )));
+                return Err(DecodeError::Schema(format!("{} field {} inline but not a message", msg.name, field.num)));
             };
             let bytes = r.len_delimited().map_err(fail)?;
             return self.message(child, bytes, out, path, depth + 1);
@@ -218,16 +189,13 @@ impl Decoder {
         match field.card {
             Card::Single => {
                 expect(wire_of(field.ty))?;
-                let value = self
-                    .value(field.ty, r, &here, depth)
-                    .map_err(|e| e.at(path, msg, field))?;
+                let value = self.value(field.ty, r, &here, depth).map_err(|e| e.at(path, msg, field))?;
                 if field.omit_zero && is_zero(&value) {
                     out.remove(name);
                     return Ok(());
                 }
                 // A repeated occurrence of a message field merges, as protobuf says.
-                if let (Value::Object(new), Some(Value::Object(old))) = (&value, out.get_mut(name))
-                {
+                if let (Value::Object(new), Some(Value::Object(old))) = (&value, out.get_mut(name)) {
                     old.extend(new.clone());
                 } else {
                     out.insert(name.to_owned(), value);
@@ -244,27 +212,19 @@ impl Decoder {
                     let mut packed = Reader::new(r.len_delimited().map_err(fail)?);
                     while !packed.is_empty() {
                         let at = here.index(items.len());
-                        items.push(
-                            self.value(field.ty, &mut packed, &at, depth)
-                                .map_err(|e| e.at(path, msg, field))?,
-                        );
+                        items.push(self.value(field.ty, &mut packed, &at, depth).map_err(|e| e.at(path, msg, field))?);
                     }
                 } else {
                     expect(wire_of(field.ty))?;
                     let at = here.index(items.len());
-                    items.push(
-                        self.value(field.ty, r, &at, depth)
-                            .map_err(|e| e.at(path, msg, field))?,
-                    );
+                    items.push(self.value(field.ty, r, &at, depth).map_err(|e| e.at(path, msg, field))?);
                 }
                 out.insert(name.to_owned(), Value::Array(items));
             }
             Card::Map => {
                 expect(WireType::Len)?;
                 let entry = r.len_delimited().map_err(fail)?;
-                let (key, value) = self
-                    .map_entry(field.ty, entry, &here, depth)
-                    .map_err(|e| e.at(path, msg, field))?;
+                let (key, value) = self.map_entry(field.ty, entry, &here, depth).map_err(|e| e.at(path, msg, field))?;
                 match out.get_mut(name) {
                     Some(Value::Object(map)) => {
                         map.insert(key, value);
@@ -280,28 +240,16 @@ impl Decoder {
         Ok(())
     }
 
-    fn map_entry(
-        &self,
-        ty: Ty,
-        buf: &[u8],
-        path: &Path,
-        depth: usize,
-    ) -> Result<(String, Value), Partial> {
+    fn map_entry(&self, ty: Ty, buf: &[u8], path: &Path, depth: usize) -> Result<(String, Value), Partial> {
         let mut r = Reader::new(buf);
         let mut key = String::new();
         let mut value = None;
         while !r.is_empty() {
             let (num, wire) = r.key()?;
             match num {
-                1 if wire == WireType::Len => {
-                    key = String::from_utf8_lossy(r.len_delimited()?).into_owned()
-                }
+                1 if wire == WireType::Len => key = String::from_utf8_lossy(r.len_delimited()?).into_owned(),
                 2 if wire == wire_of(ty) => value = Some(self.value(ty, &mut r, path, depth)?),
-                1 | 2 => {
-                    return Err(Partial::Wire(format!(
-                        "map entry field {num} has wire type {wire}"
-                    )))
-                }
+                1 | 2 => return Err(Partial::Wire(format!("map entry field {num} has wire type {wire}"))),
                 _ => r.skip(wire)?,
             }
         }
@@ -315,13 +263,10 @@ impl Decoder {
             // Go truncates to the low 32 bits, so negative int32s round-trip.
             Ty::Int32 => Value::from(r.varint()? as i32),
             Ty::Int64 => Value::from(r.varint()? as i64),
-            Ty::Double => json_float(f64::from_bits(r.fixed64()?)).ok_or_else(|| {
-                Partial::Done(bad_value(path, "NaN or infinite number has no JSON form"))
-            })?,
+            Ty::Double => json_float(f64::from_bits(r.fixed64()?))
+                .ok_or_else(|| Partial::Done(bad_value(path, "NaN or infinite number has no JSON form")))?,
             Ty::String => Value::String(String::from_utf8_lossy(r.len_delimited()?).into_owned()),
-            Ty::Bytes => {
-                Value::String(base64::engine::general_purpose::STANDARD.encode(r.len_delimited()?))
-            }
+            Ty::Bytes => Value::String(base64::engine::general_purpose::STANDARD.encode(r.len_delimited()?)),
             Ty::Message(index) => {
                 let mut obj = Map::new();
                 self.message(index, r.len_delimited()?, &mut obj, path, depth + 1)?;
@@ -364,10 +309,7 @@ impl Decoder {
                 0 => Value::from(f.int(2) as i32),
                 1 => Value::String(f.text(3).unwrap_or_default()),
                 other => {
-                    return Err(Partial::Done(bad_value(
-                        path,
-                        format!("IntOrString type {other} is neither 0 nor 1"),
-                    )))
+                    return Err(Partial::Done(bad_value(path, format!("IntOrString type {other} is neither 0 nor 1"))))
                 }
             },
             Ty::RawJson => match f.bytes[1] {
@@ -377,16 +319,8 @@ impl Decoder {
                 Some(raw) => serde_json::from_slice(raw)
                     .map_err(|e| Partial::Done(bad_value(path, format!("embedded JSON: {e}"))))?,
             },
-            Ty::Bool
-            | Ty::Int32
-            | Ty::Int64
-            | Ty::Double
-            | Ty::String
-            | Ty::Bytes
-            | Ty::Message(_) => {
-                return Err(Partial::Done(DecodeError::Schema(format!(
-                    "{ty:?} is not a special type"
-                ))));
+            Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Double | Ty::String | Ty::Bytes | Ty::Message(_) => {
+                return Err(Partial::Done(DecodeError::Schema(format!("{ty:?} is not a special type"))));
             }
         })
     }
@@ -435,12 +369,7 @@ mod tests {
 
     #[test]
     fn zero_values_follow_go() {
-        assert!(
-            is_zero(&json!(""))
-                && is_zero(&json!(0))
-                && is_zero(&json!(false))
-                && is_zero(&json!(0.0))
-        );
+        assert!(is_zero(&json!("")) && is_zero(&json!(0)) && is_zero(&json!(false)) && is_zero(&json!(0.0)));
         assert!(!is_zero(&json!(null)) && !is_zero(&json!({})) && !is_zero(&json!("0")));
         assert_eq!(json_float(2.0), Some(json!(2)));
         assert_eq!(json_float(0.5), Some(json!(0.5)));

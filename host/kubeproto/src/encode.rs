@@ -19,26 +19,17 @@ use crate::{EncodeError, MAGIC, MAX_DEPTH};
 pub fn encode(value: &Value) -> Result<Vec<u8>, EncodeError> {
     let schema = Schema::get().map_err(|e| EncodeError::Schema(e.to_owned()))?;
     let obj = value.as_object().ok_or(EncodeError::NotAnObject)?;
-    let text = |key: &'static str| {
-        obj.get(key)
-            .and_then(Value::as_str)
-            .ok_or(EncodeError::MissingTypeMeta(key))
-    };
+    let text = |key: &'static str| obj.get(key).and_then(Value::as_str).ok_or(EncodeError::MissingTypeMeta(key));
     let (api_version, kind) = (text("apiVersion")?, text("kind")?);
     let root = schema
         .root(api_version, kind)
-        .ok_or_else(|| EncodeError::UnknownKind {
-            api_version: api_version.into(),
-            kind: kind.into(),
-        })?;
+        .ok_or_else(|| EncodeError::UnknownKind { api_version: api_version.into(), kind: kind.into() })?;
 
     let mut raw = Vec::new();
     Encoder { schema }.message(root, obj, &mut raw, &Path::ROOT, 0)?;
 
     let mut type_meta = Vec::new();
-    let mut w = Writer {
-        buf: &mut type_meta,
-    };
+    let mut w = Writer { buf: &mut type_meta };
     w.bytes_field(1, api_version.as_bytes());
     w.bytes_field(2, kind.as_bytes());
 
@@ -57,17 +48,11 @@ struct Encoder {
 }
 
 fn wrong(path: &Path, expected: &'static str) -> EncodeError {
-    EncodeError::WrongType {
-        at: path.to_string(),
-        expected,
-    }
+    EncodeError::WrongType { at: path.to_string(), expected }
 }
 
 fn bad(path: &Path, reason: impl ToString) -> EncodeError {
-    EncodeError::BadValue {
-        at: path.to_string(),
-        reason: reason.to_string(),
-    }
+    EncodeError::BadValue { at: path.to_string(), reason: reason.to_string() }
 }
 
 impl Encoder {
@@ -102,9 +87,7 @@ impl Encoder {
             };
             // A null time is Go's zero time, which Go writes as an empty
             // message (`creationTimestamp: null` in every kubectl body).
-            if value.is_null()
-                && !(field.card == Card::Single && matches!(field.ty, Ty::Time | Ty::MicroTime))
-            {
+            if value.is_null() && !(field.card == Card::Single && matches!(field.ty, Ty::Time | Ty::MicroTime)) {
                 continue;
             }
             let here = path.key(name);
@@ -154,9 +137,7 @@ impl Encoder {
         }
         match ty {
             Ty::Bool => {
-                let b = value
-                    .as_bool()
-                    .ok_or_else(|| wrong(path, "true or false"))?;
+                let b = value.as_bool().ok_or_else(|| wrong(path, "true or false"))?;
                 Writer { buf: out }.varint_field(num, u64::from(b));
             }
             Ty::Int32 => {
@@ -168,9 +149,7 @@ impl Encoder {
                 Writer { buf: out }.varint_field(num, n as u64);
             }
             Ty::Int64 => {
-                let n = value
-                    .as_i64()
-                    .ok_or_else(|| wrong(path, "a 64-bit integer"))?;
+                let n = value.as_i64().ok_or_else(|| wrong(path, "a 64-bit integer"))?;
                 Writer { buf: out }.varint_field(num, n as u64);
             }
             Ty::Double => {
@@ -182,9 +161,7 @@ impl Encoder {
                 Writer { buf: out }.bytes_field(num, s.as_bytes());
             }
             Ty::Bytes => {
-                let s = value
-                    .as_str()
-                    .ok_or_else(|| wrong(path, "a base64 string"))?;
+                let s = value.as_str().ok_or_else(|| wrong(path, "a base64 string"))?;
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(s)
                     .map_err(|e| bad(path, format!("invalid base64: {e}")))?;
@@ -212,11 +189,9 @@ fn special_message(ty: Ty, value: &Value, path: &Path) -> Result<Vec<u8>, Encode
     let mut w = Writer { buf: &mut buf };
     match ty {
         Ty::Time | Ty::MicroTime => {
-            let s = value
-                .as_str()
-                .ok_or_else(|| wrong(path, "an RFC 3339 time string"))?;
-            let (seconds, nanos) = parse_rfc3339(s)
-                .ok_or_else(|| bad(path, format!("{s:?} is not an RFC 3339 time")))?;
+            let s = value.as_str().ok_or_else(|| wrong(path, "an RFC 3339 time string"))?;
+            let (seconds, nanos) =
+                parse_rfc3339(s).ok_or_else(|| bad(path, format!("{s:?} is not an RFC 3339 time")))?;
             // Go's zero time marshals as an empty message.
             if seconds != GO_ZERO_TIME_UNIX || nanos != 0 {
                 w.varint_field(1, seconds as u64);
@@ -226,11 +201,8 @@ fn special_message(ty: Ty, value: &Value, path: &Path) -> Result<Vec<u8>, Encode
             }
         }
         Ty::Duration => {
-            let s = value
-                .as_str()
-                .ok_or_else(|| wrong(path, "a duration string"))?;
-            let ns = parse_duration(s)
-                .ok_or_else(|| bad(path, format!("{s:?} is not a Go duration")))?;
+            let s = value.as_str().ok_or_else(|| wrong(path, "a duration string"))?;
+            let ns = parse_duration(s).ok_or_else(|| bad(path, format!("{s:?} is not a Go duration")))?;
             w.varint_field(1, ns as u64);
         }
         Ty::Quantity => {

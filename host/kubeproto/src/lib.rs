@@ -52,10 +52,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Whether a `Content-Type` header value names Kubernetes protobuf
 /// (parameters such as `; charset` are ignored).
 pub fn is_protobuf(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case(CONTENT_TYPE))
+    content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(CONTENT_TYPE))
 }
 
 /// Whether [`decode`] and [`encode`] know the message for this type.
@@ -86,9 +83,7 @@ pub enum DecodeError {
         kind: String,
     },
     /// The envelope says the object is compressed or not protobuf.
-    #[error(
-        "unsupported content encoding {encoding:?} / content type {content_type:?} in the envelope"
-    )]
+    #[error("unsupported content encoding {encoding:?} / content type {content_type:?} in the envelope")]
     Unsupported {
         /// `contentEncoding` from the envelope.
         encoding: String,
@@ -159,13 +154,9 @@ mod tests {
     #[test]
     fn content_type_check_ignores_parameters_and_case() {
         assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
-        assert!(is_protobuf(
-            "Application/VND.kubernetes.protobuf; charset=utf-8"
-        ));
+        assert!(is_protobuf("Application/VND.kubernetes.protobuf; charset=utf-8"));
         assert!(!is_protobuf("application/json"));
-        assert!(is_protobuf(
-            "application/vnd.kubernetes.protobuf;stream=watch"
-        ));
+        assert!(is_protobuf("application/vnd.kubernetes.protobuf;stream=watch"));
     }
 
     #[test]

@@ -17,23 +17,14 @@ pub(crate) struct Path<'a> {
 }
 
 impl<'a> Path<'a> {
-    pub(crate) const ROOT: Path<'static> = Path {
-        parent: None,
-        seg: None,
-    };
+    pub(crate) const ROOT: Path<'static> = Path { parent: None, seg: None };
 
     pub(crate) fn key(&'a self, key: &'a str) -> Path<'a> {
-        Path {
-            parent: Some(self),
-            seg: Some(Seg::Key(key)),
-        }
+        Path { parent: Some(self), seg: Some(Seg::Key(key)) }
     }
 
     pub(crate) fn index(&'a self, i: usize) -> Path<'a> {
-        Path {
-            parent: Some(self),
-            seg: Some(Seg::Index(i)),
-        }
+        Path { parent: Some(self), seg: Some(Seg::Index(i)) }
     }
 }
 

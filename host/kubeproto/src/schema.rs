@@ -68,10 +68,7 @@ pub(crate) struct Message {
 
 impl Message {
     pub(crate) fn field(&self, num: u32) -> Option<&Field> {
-        self.fields
-            .binary_search_by_key(&num, |f| f.num)
-            .ok()
-            .and_then(|i| self.fields.get(i))
+        self.fields.binary_search_by_key(&num, |f| f.num).ok().and_then(|i| self.fields.get(i))
     }
 }
 
@@ -87,17 +84,11 @@ impl Schema {
     /// the crate's tests catch; callers turn it into an error, not a panic).
     pub(crate) fn get() -> Result<&'static Schema, &'static str> {
         static SCHEMA: OnceLock<Result<Schema, String>> = OnceLock::new();
-        SCHEMA
-            .get_or_init(|| parse(SCHEMA_TEXT))
-            .as_ref()
-            .map_err(String::as_str)
+        SCHEMA.get_or_init(|| parse(SCHEMA_TEXT)).as_ref().map_err(String::as_str)
     }
 
     pub(crate) fn root(&self, api_version: &str, kind: &str) -> Option<usize> {
-        self.roots
-            .get(&(api_version, kind))
-            .or_else(|| self.any_version.get(kind))
-            .copied()
+        self.roots.get(&(api_version, kind)).or_else(|| self.any_version.get(kind)).copied()
     }
 
     pub(crate) fn message(&self, index: usize) -> Option<&Message> {
@@ -116,12 +107,7 @@ fn parse(text: &'static str) -> Result<Schema, String> {
             }
         }
     }
-    let lookup = |name: &str| {
-        index
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("schema.txt: unknown message {name}"))
-    };
+    let lookup = |name: &str| index.get(name).copied().ok_or_else(|| format!("schema.txt: unknown message {name}"));
 
     let mut messages: Vec<Message> = Vec::with_capacity(index.len());
     let mut roots = HashMap::new();
@@ -134,15 +120,11 @@ fn parse(text: &'static str) -> Result<Schema, String> {
         }
         if line.starts_with(' ') {
             let msg = messages.last_mut().ok_or_else(bad)?;
-            msg.fields
-                .push(parse_field(&words, &lookup).ok_or_else(bad)??);
+            msg.fields.push(parse_field(&words, &lookup).ok_or_else(bad)??);
             continue;
         }
         match words.as_slice() {
-            ["message", name] => messages.push(Message {
-                name,
-                fields: Vec::new(),
-            }),
+            ["message", name] => messages.push(Message { name, fields: Vec::new() }),
             ["root", api_version, kind, name] => {
                 roots.insert((*api_version, *kind), lookup(name)?);
             }
@@ -154,17 +136,10 @@ fn parse(text: &'static str) -> Result<Schema, String> {
     }
     for msg in &messages {
         if !msg.fields.windows(2).all(|w| w[0].num < w[1].num) {
-            return Err(format!(
-                "schema.txt: {} fields not sorted by number",
-                msg.name
-            ));
+            return Err(format!("schema.txt: {} fields not sorted by number", msg.name));
         }
     }
-    Ok(Schema {
-        messages,
-        roots,
-        any_version,
-    })
+    Ok(Schema { messages, roots, any_version })
 }
 
 /// `None` when the line's shape is wrong; `Some(Err)` for an unknown message.
@@ -208,13 +183,7 @@ fn parse_field(
     if json.is_none() && !(matches!(ty, Ty::Message(_)) && card == Card::Single) {
         return None;
     }
-    Some(Ok(Field {
-        num,
-        json,
-        ty,
-        card,
-        omit_zero: flags.contains('z'),
-    }))
+    Some(Ok(Field { num, json, ty, card, omit_zero: flags.contains('z') }))
 }
 
 #[cfg(test)]

@@ -67,20 +67,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let max_day = *month_days.get(usize::try_from(mo).ok()?.checked_sub(1)?)?;
     if d == 0 || d > max_day || h > 23 || mi > 59 || sec > 59 {
         return None;
@@ -200,10 +187,8 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
         if int_part.is_empty() && frac_part.is_empty() {
             return None;
         }
-        let unit_len = after
-            .char_indices()
-            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
-            .map_or(after.len(), |(i, _)| i);
+        let unit_len =
+            after.char_indices().find(|(_, c)| c.is_ascii_digit() || *c == '.').map_or(after.len(), |(i, _)| i);
         let (unit, after) = after.split_at(unit_len);
         let unit: u128 = match unit {
             "ns" => 1,
@@ -214,11 +199,7 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
             "h" => 3_600_000_000_000,
             _ => return None,
         };
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().ok()?
-        };
+        let whole: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
         let mut value = whole.checked_mul(unit)?;
         // Fractions beyond nanosecond resolution are dropped, as Go does.
         let mut scale = unit;
@@ -233,11 +214,7 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
         rest = after;
     }
     if neg {
-        Some(
-            (total as i128)
-                .checked_neg()
-                .and_then(|v| i64::try_from(v).ok())?,
-        )
+        Some((total as i128).checked_neg().and_then(|v| i64::try_from(v).ok())?)
     } else {
         i64::try_from(total).ok()
     }
@@ -249,38 +226,15 @@ mod tests {
 
     #[test]
     fn rfc3339_matches_go() {
-        assert_eq!(
-            format_rfc3339(1_704_164_645, None).as_deref(),
-            Some("2024-01-02T03:04:05Z")
-        );
-        assert_eq!(
-            format_rfc3339(0, Some(5)).as_deref(),
-            Some("1970-01-01T00:00:00.000005Z")
-        );
-        assert_eq!(
-            format_rfc3339(GO_ZERO_TIME_UNIX, None).as_deref(),
-            Some("0001-01-01T00:00:00Z")
-        );
+        assert_eq!(format_rfc3339(1_704_164_645, None).as_deref(), Some("2024-01-02T03:04:05Z"));
+        assert_eq!(format_rfc3339(0, Some(5)).as_deref(), Some("1970-01-01T00:00:00.000005Z"));
+        assert_eq!(format_rfc3339(GO_ZERO_TIME_UNIX, None).as_deref(), Some("0001-01-01T00:00:00Z"));
         assert_eq!(format_rfc3339(i64::MAX / 2, None), None);
-        assert_eq!(
-            parse_rfc3339("2024-01-02T03:04:05Z"),
-            Some((1_704_164_645, 0))
-        );
-        assert_eq!(
-            parse_rfc3339("2024-01-02T05:04:05.25+02:00"),
-            Some((1_704_164_645, 250_000_000))
-        );
-        assert_eq!(
-            parse_rfc3339("2024-02-29T00:00:00Z").map(|t| t.0),
-            Some(1_709_164_800)
-        );
-        for bad in [
-            "",
-            "2024-02-30T00:00:00Z",
-            "2024-01-02 03:04:05Z",
-            "2024-01-02T03:04:05",
-            "2024-01-02T03:04:05.Z",
-        ] {
+        assert_eq!(parse_rfc3339("2024-01-02T03:04:05Z"), Some((1_704_164_645, 0)));
+        assert_eq!(parse_rfc3339("2024-01-02T05:04:05.25+02:00"), Some((1_704_164_645, 250_000_000)));
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").map(|t| t.0), Some(1_709_164_800));
+        for bad in ["", "2024-02-30T00:00:00Z", "2024-01-02 03:04:05Z", "2024-01-02T03:04:05", "2024-01-02T03:04:05.Z"]
+        {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

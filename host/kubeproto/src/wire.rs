@@ -130,10 +130,7 @@ impl<'a> Reader<'a> {
         if num == 0 {
             return Err(WireError::FieldNumberZero);
         }
-        let num = u32::try_from(num)
-            .ok()
-            .filter(|n| *n < (1 << 29))
-            .ok_or(WireError::FieldNumberTooLarge)?;
+        let num = u32::try_from(num).ok().filter(|n| *n < (1 << 29)).ok_or(WireError::FieldNumberTooLarge)?;
         Ok((num, wire))
     }
 
@@ -205,23 +202,14 @@ mod tests {
 
     #[test]
     fn length_past_the_end_is_truncation() {
-        assert_eq!(
-            Reader::new(&[0x05, 1, 2]).len_delimited(),
-            Err(WireError::Truncated)
-        );
+        assert_eq!(Reader::new(&[0x05, 1, 2]).len_delimited(), Err(WireError::Truncated));
         let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
-        assert_eq!(
-            Reader::new(&huge).len_delimited(),
-            Err(WireError::Truncated)
-        );
+        assert_eq!(Reader::new(&huge).len_delimited(), Err(WireError::Truncated));
     }
 
     #[test]
     fn groups_and_field_zero_are_rejected() {
-        assert_eq!(
-            Reader::new(&[0x0b]).key(),
-            Err(WireError::UnsupportedWireType(3))
-        );
+        assert_eq!(Reader::new(&[0x0b]).key(), Err(WireError::UnsupportedWireType(3)));
         assert_eq!(Reader::new(&[0x02]).key(), Err(WireError::FieldNumberZero));
     }
 }

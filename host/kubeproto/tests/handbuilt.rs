@@ -68,11 +68,7 @@ fn round_trip(value: &Value) {
 #[test]
 fn namespace_with_labels() {
     // ObjectMeta: 1 name, 11 labels (map entries).
-    let pb = body(
-        "v1",
-        "Namespace",
-        &[msg(1, &[string(1, "x"), entry(11, "a", string(2, "b"))])],
-    );
+    let pb = body("v1", "Namespace", &[msg(1, &[string(1, "x"), entry(11, "a", string(2, "b"))])]);
     let want = json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "x", "labels": {"a": "b"}}});
     assert_eq!(decode(&pb).unwrap(), want);
     round_trip(&want);
@@ -109,11 +105,7 @@ fn secret_with_bytes_data() {
     let pb = body(
         "v1",
         "Secret",
-        &[
-            msg(1, &[string(1, "db")]),
-            entry(2, "password", bytes(2, b"s3cr3t")),
-            string(3, "Opaque"),
-        ],
+        &[msg(1, &[string(1, "db")]), entry(2, "password", bytes(2, b"s3cr3t")), string(3, "Opaque")],
     );
     let want = json!({
         "kind": "Secret", "apiVersion": "v1",
@@ -133,13 +125,7 @@ fn deployment_bytes() -> Vec<u8> {
             string(1, "web"),
             string(2, "nginx:1.27"),
             msg(6, &[int(3, 80), string(4, "TCP")]), // ports: containerPort, protocol
-            msg(
-                8,
-                &[
-                    entry(1, "cpu", msg(2, &[string(1, "500m")])),
-                    entry(1, "memory", msg(2, &[string(1, "128Mi")])),
-                ],
-            ),
+            msg(8, &[entry(1, "cpu", msg(2, &[string(1, "500m")])), entry(1, "memory", msg(2, &[string(1, "128Mi")]))]),
         ],
     );
     body(
@@ -162,11 +148,11 @@ fn deployment_bytes() -> Vec<u8> {
             msg(
                 2,
                 &[
-                    int(1, 3),                                    // replicas (pointer: kept even if 0)
-                    msg(2, &[entry(1, "app", string(2, "web"))]), // selector.matchLabels
+                    int(1, 3),                                                         // replicas (pointer: kept even if 0)
+                    msg(2, &[entry(1, "app", string(2, "web"))]),                      // selector.matchLabels
                     msg(3, &[msg(1, &[labels(), msg(8, &[])]), msg(2, &[container])]), // template
-                    msg(4, &[string(1, "")]),                     // strategy{type:""}
-                    int(5, 0),                                    // minReadySeconds 0: omitted
+                    msg(4, &[string(1, "")]),                                          // strategy{type:""}
+                    int(5, 0),                                                         // minReadySeconds 0: omitted
                 ],
             ),
         ],
@@ -292,13 +278,7 @@ fn unknown_fields_are_skipped_and_packed_scalars_accepted() {
         &[
             msg(1, &[string(1, "p"), int(99, 5), string(98, "future")]),
             // PodSecurityContext.supplementalGroups (field 4 of 14), packed.
-            msg(
-                2,
-                &[msg(
-                    14,
-                    &[bytes(4, &[varint(1), varint(2), varint(300)].concat())],
-                )],
-            ),
+            msg(2, &[msg(14, &[bytes(4, &[varint(1), varint(2), varint(300)].concat())])]),
             // fixed32 and fixed64 unknown fields
             [varint((50 << 3) | 5), vec![1, 2, 3, 4]].concat(),
             [varint((51 << 3) | 1), vec![0; 8]].concat(),
@@ -306,10 +286,7 @@ fn unknown_fields_are_skipped_and_packed_scalars_accepted() {
     );
     let got = decode(&pb).unwrap();
     assert_eq!(got["metadata"], json!({"name": "p"}));
-    assert_eq!(
-        got["spec"]["securityContext"]["supplementalGroups"],
-        json!([1, 2, 300])
-    );
+    assert_eq!(got["spec"]["securityContext"]["supplementalGroups"], json!([1, 2, 300]));
 }
 
 #[test]
@@ -325,14 +302,8 @@ fn negative_int32_uses_ten_byte_varints_like_go() {
 #[test]
 fn garbage_and_truncation_are_errors() {
     assert!(matches!(decode(b""), Err(DecodeError::NoMagic)));
-    assert!(matches!(
-        decode(b"{\"kind\":\"Pod\"}"),
-        Err(DecodeError::NoMagic)
-    ));
-    assert!(matches!(
-        decode(b"k8s\0\xff\xff\xff"),
-        Err(DecodeError::Malformed { .. })
-    ));
+    assert!(matches!(decode(b"{\"kind\":\"Pod\"}"), Err(DecodeError::NoMagic)));
+    assert!(matches!(decode(b"k8s\0\xff\xff\xff"), Err(DecodeError::Malformed { .. })));
 
     let good = deployment_bytes();
     for cut in 4..good.len() {
@@ -345,10 +316,7 @@ fn garbage_and_truncation_are_errors() {
     // A field with the wrong wire type names where it was.
     let pb = body("apps/v1", "Deployment", &[msg(2, &[string(1, "three")])]);
     let err = decode(&pb).unwrap_err().to_string();
-    assert!(
-        err.contains("spec.replicas") || err.contains("apps.v1.DeploymentSpec field 1"),
-        "{err}"
-    );
+    assert!(err.contains("spec.replicas") || err.contains("apps.v1.DeploymentSpec field 1"), "{err}");
 
     // Every single-byte corruption of a real body is handled.
     for i in 4..good.len() {
@@ -373,19 +341,11 @@ fn unknown_kinds_and_envelopes_are_errors() {
 #[test]
 fn bad_special_values_are_errors() {
     // IntOrString type 7 has no JSON form.
-    let pb = body(
-        "v1",
-        "Service",
-        &[msg(2, &[msg(1, &[int(3, 80), msg(4, &[int(1, 7)])])])],
-    );
+    let pb = body("v1", "Service", &[msg(2, &[msg(1, &[int(3, 80), msg(4, &[int(1, 7)])])])]);
     let err = decode(&pb).unwrap_err().to_string();
     assert!(err.contains("spec.ports[0].targetPort"), "{err}");
     // Embedded JSON that is not JSON.
-    let pb = body(
-        "apps/v1",
-        "ControllerRevision",
-        &[msg(2, &[string(1, "{nope")])],
-    );
+    let pb = body("apps/v1", "ControllerRevision", &[msg(2, &[string(1, "{nope")])]);
     assert!(matches!(decode(&pb), Err(DecodeError::BadValue { .. })));
 }
 
@@ -394,40 +354,20 @@ fn nesting_is_bounded() {
     // RawExtension may carry a whole protobuf object, which may carry another.
     let mut inner = body("apps/v1", "ControllerRevision", &[]);
     for _ in 0..100 {
-        inner = body(
-            "apps/v1",
-            "ControllerRevision",
-            &[msg(2, &[bytes(1, &inner)])],
-        );
+        inner = body("apps/v1", "ControllerRevision", &[msg(2, &[bytes(1, &inner)])]);
     }
     assert!(matches!(decode(&inner), Err(DecodeError::TooDeep)));
 }
 
 #[test]
 fn encode_rejects_wrong_types_with_a_path() {
-    let err =
-        encode(&json!({"kind": "Deployment", "apiVersion": "apps/v1", "spec": {"replicas": "3"}}))
-            .unwrap_err();
-    assert!(
-        matches!(&err, EncodeError::WrongType { at, .. } if at == "spec.replicas"),
-        "{err}"
-    );
+    let err = encode(&json!({"kind": "Deployment", "apiVersion": "apps/v1", "spec": {"replicas": "3"}})).unwrap_err();
+    assert!(matches!(&err, EncodeError::WrongType { at, .. } if at == "spec.replicas"), "{err}");
     let err = encode(&json!({"kind": "Pod", "apiVersion": "v1", "spec": {"containers": [{"name": "a", "ports": [{"containerPort": 1_u64 << 40}]}]}})).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("spec.containers[0].ports[0].containerPort"),
-        "{err}"
-    );
-    let err = encode(&json!({"kind": "Secret", "apiVersion": "v1", "data": {"k": "not base64!"}}))
-        .unwrap_err();
+    assert!(err.to_string().contains("spec.containers[0].ports[0].containerPort"), "{err}");
+    let err = encode(&json!({"kind": "Secret", "apiVersion": "v1", "data": {"k": "not base64!"}})).unwrap_err();
     assert!(matches!(err, EncodeError::BadValue { .. }));
-    assert!(matches!(
-        encode(&json!({"kind": "Pod"})),
-        Err(EncodeError::MissingTypeMeta("apiVersion"))
-    ));
+    assert!(matches!(encode(&json!({"kind": "Pod"})), Err(EncodeError::MissingTypeMeta("apiVersion"))));
     assert!(matches!(encode(&json!([])), Err(EncodeError::NotAnObject)));
-    assert!(matches!(
-        encode(&json!({"kind": "X", "apiVersion": "v1"})),
-        Err(EncodeError::UnknownKind { .. })
-    ));
+    assert!(matches!(encode(&json!({"kind": "X", "apiVersion": "v1"})), Err(EncodeError::UnknownKind { .. })));
 }

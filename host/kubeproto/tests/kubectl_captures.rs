@@ -37,12 +37,7 @@ fn kubectl_bodies_decode_to_kubectls_own_json() {
     for name in NAMES {
         let (pb, want) = load(name);
         let got = skiff_kubeproto::decode(&pb).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(
-            got,
-            want,
-            "{name}:\n{}",
-            serde_json::to_string_pretty(&got).unwrap_or_default()
-        );
+        assert_eq!(got, want, "{name}:\n{}", serde_json::to_string_pretty(&got).unwrap_or_default());
     }
 }
 
@@ -55,12 +50,7 @@ fn kubectl_objects_round_trip_through_encode() {
         assert_eq!(back, want, "{name}");
         // Go writes zero-valued non-pointer fields that we leave out, so the
         // bytes differ, but ours are never longer.
-        assert!(
-            again.len() <= pb.len(),
-            "{name}: {} > {}",
-            again.len(),
-            pb.len()
-        );
+        assert!(again.len() <= pb.len(), "{name}: {} > {}", again.len(), pb.len());
     }
 }
 

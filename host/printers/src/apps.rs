@@ -6,8 +6,8 @@ use serde_json::Value;
 use crate::labels::{format_label_selector, format_labels, selector_string};
 use crate::value::Obj;
 use crate::{
-    age, age_column, column, container_cells, name_column, wide, Column, Printer,
-    CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION,
+    age, age_column, column, container_cells, name_column, wide, Column, Printer, CONTAINERS_DESCRIPTION,
+    IMAGES_DESCRIPTION,
 };
 
 /// Deployments, ReplicaSets and StatefulSets are defaulted to one replica on create.
@@ -35,15 +35,10 @@ pub(crate) static DEPLOYMENTS: Printer = Printer {
 fn deployment(d: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = container_cells(d.get(&["spec", "template", "spec"]));
     // Unlike the other workloads, Deployment prints the raw selector string: "" when empty.
-    let selector =
-        selector_string(d.get(&["spec", "selector"])).unwrap_or_else(|_| "<invalid>".to_string());
+    let selector = selector_string(d.get(&["spec", "selector"])).unwrap_or_else(|_| "<invalid>".to_string());
     vec![
         Value::from(d.name()),
-        Value::from(format!(
-            "{}/{}",
-            d.int(&["status", "readyReplicas"]),
-            desired_replicas(d)
-        )),
+        Value::from(format!("{}/{}", d.int(&["status", "readyReplicas"]), desired_replicas(d))),
         Value::from(d.int(&["status", "updatedReplicas"])),
         Value::from(d.int(&["status", "availableReplicas"])),
         age(d, now),
@@ -58,7 +53,11 @@ pub(crate) static REPLICASETS: Printer = Printer {
         name_column(),
         column("Desired", "integer", "Replicas is the number of desired pods."),
         column("Current", "integer", "Replicas is the most recently observed number of non-terminating pods."),
-        column("Ready", "integer", "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."),
+        column(
+            "Ready",
+            "integer",
+            "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+        ),
         age_column(),
         CONTAINERS,
         IMAGES,
@@ -96,11 +95,7 @@ fn statefulset(s: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = container_cells(s.get(&["spec", "template", "spec"]));
     vec![
         Value::from(s.name()),
-        Value::from(format!(
-            "{}/{}",
-            s.int(&["status", "readyReplicas"]),
-            desired_replicas(s)
-        )),
+        Value::from(format!("{}/{}", s.int(&["status", "readyReplicas"]), desired_replicas(s))),
         age(s, now),
         names,
         images,
@@ -147,11 +142,7 @@ pub(crate) static CONTROLLERREVISIONS: Printer = Printer {
     columns: &[
         name_column(),
         column("Controller", "string", "Controller of the object"),
-        column(
-            "Revision",
-            "string",
-            "Revision indicates the revision of the state represented by Data.",
-        ),
+        column("Revision", "string", "Revision indicates the revision of the state represented by Data."),
         age_column(),
     ],
     cells: controller_revision,
@@ -163,12 +154,7 @@ fn controller_revision(cr: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         .into_iter()
         .find(|r| r.bool(&["controller"]))
         .map_or_else(|| "<none>".to_string(), owner_name);
-    vec![
-        Value::from(cr.name()),
-        Value::from(controller),
-        Value::from(cr.int(&["revision"])),
-        age(cr, now),
-    ]
+    vec![Value::from(cr.name()), Value::from(controller), Value::from(cr.int(&["revision"])), age(cr, now)]
 }
 
 /// "kind.group/name" in lower case ("statefulset.apps/web"), as formatResourceName prints it.

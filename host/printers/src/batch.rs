@@ -7,38 +7,26 @@ use crate::duration::{human_duration, since};
 use crate::labels::format_label_selector;
 use crate::value::Obj;
 use crate::{
-    age, age_column, column, container_cells, name_column, wide, Printer, CONTAINERS_DESCRIPTION,
-    IMAGES_DESCRIPTION,
+    age, age_column, column, container_cells, name_column, wide, Printer, CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION,
 };
 
 pub(crate) static JOBS: Printer = Printer {
     columns: &[
         name_column(),
         column("Status", "string", "Status of the job."),
-        column(
-            "Completions",
-            "string",
-            "The number of pods which reached phase Succeeded.",
-        ),
+        column("Completions", "string", "The number of pods which reached phase Succeeded."),
         column("Duration", "string", "Time required to complete the job."),
         age_column(),
         wide("Containers", "string", CONTAINERS_DESCRIPTION),
         wide("Images", "string", IMAGES_DESCRIPTION),
-        wide(
-            "Selector",
-            "string",
-            "A label query over pods that should match the pod count.",
-        ),
+        wide("Selector", "string", "A label query over pods that should match the pod count."),
     ],
     cells: job,
 };
 
 /// Status of the first condition of `kind`, as hasJobCondition reads it.
 fn has_condition(conditions: &[Obj<'_>], kind: &str) -> bool {
-    conditions
-        .iter()
-        .find(|c| c.str(&["type"]) == kind)
-        .is_some_and(|c| c.str(&["status"]) == "True")
+    conditions.iter().find(|c| c.str(&["type"]) == kind).is_some_and(|c| c.str(&["status"]) == "True")
 }
 
 fn job(j: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
@@ -52,10 +40,7 @@ fn job(j: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             _ => format!("{succeeded}/1"),
         },
     };
-    let duration = match (
-        status.time(&["startTime"]),
-        status.time(&["completionTime"]),
-    ) {
+    let duration = match (status.time(&["startTime"]), status.time(&["completionTime"])) {
         (None, _) => String::new(),
         (Some(start), None) => human_duration(now.signed_duration_since(start)),
         (Some(start), Some(end)) => human_duration(end.signed_duration_since(start)),
@@ -113,11 +98,7 @@ fn cronjob(cj: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         "<none>".to_string()
     };
     // Printed as text although the column is declared boolean; defaulting sets false.
-    let suspend = if spec.opt_bool(&["suspend"]).unwrap_or(false) {
-        "True"
-    } else {
-        "False"
-    };
+    let suspend = if spec.opt_bool(&["suspend"]).unwrap_or(false) { "True" } else { "False" };
     let job_spec = spec.get(&["jobTemplate", "spec"]);
     let (names, images) = container_cells(job_spec.get(&["template", "spec"]));
     vec![

@@ -10,22 +10,14 @@ use crate::{age, age_column, column, name_column, Printer};
 pub(crate) static LEASES: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Holder",
-            "string",
-            "holderIdentity contains the identity of the holder of a current lease.",
-        ),
+        column("Holder", "string", "holderIdentity contains the identity of the holder of a current lease."),
         age_column(),
     ],
     cells: lease,
 };
 
 fn lease(l: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(l.name()),
-        Value::from(l.str(&["spec", "holderIdentity"])),
-        age(l, now),
-    ]
+    vec![Value::from(l.name()), Value::from(l.str(&["spec", "holderIdentity"])), age(l, now)]
 }
 
 pub(crate) static PRIORITYCLASSES: Printer = Printer {
@@ -46,10 +38,7 @@ fn priority_class(pc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         Value::from(pc.bool(&["globalDefault"])),
         age(pc, now),
         // Defaulting sets PreemptLowerPriority.
-        Value::from(
-            pc.opt_str(&["preemptionPolicy"])
-                .unwrap_or("PreemptLowerPriority"),
-        ),
+        Value::from(pc.opt_str(&["preemptionPolicy"]).unwrap_or("PreemptLowerPriority")),
     ]
 }
 
@@ -63,31 +52,15 @@ pub(crate) static RUNTIMECLASSES: Printer = Printer {
 };
 
 fn runtime_class(rc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(rc.name()),
-        Value::from(rc.str(&["handler"])),
-        age(rc, now),
-    ]
+    vec![Value::from(rc.name()), Value::from(rc.str(&["handler"])), age(rc, now)]
 }
 
 pub(crate) static PODDISRUPTIONBUDGETS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Min Available",
-            "string",
-            "The minimum number of pods that must be available.",
-        ),
-        column(
-            "Max Unavailable",
-            "string",
-            "The maximum number of pods that may be unavailable.",
-        ),
-        column(
-            "Allowed Disruptions",
-            "integer",
-            "Calculated number of pods that may be disrupted at this time.",
-        ),
+        column("Min Available", "string", "The minimum number of pods that must be available."),
+        column("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
+        column("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
         age_column(),
     ],
     cells: pod_disruption_budget,
@@ -112,20 +85,12 @@ fn pod_disruption_budget(pdb: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
 pub(crate) static WEBHOOKCONFIGURATIONS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Webhooks",
-            "integer",
-            "Webhooks indicates the number of webhooks registered in this configuration",
-        ),
+        column("Webhooks", "integer", "Webhooks indicates the number of webhooks registered in this configuration"),
         age_column(),
     ],
     cells: webhook_configuration,
 };
 
 fn webhook_configuration(w: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(w.name()),
-        Value::from(w.len(&["webhooks"])),
-        age(w, now),
-    ]
+    vec![Value::from(w.name()), Value::from(w.len(&["webhooks"])), age(w, now)]
 }

@@ -12,8 +12,7 @@ use serde_json::Value;
 use crate::labels::format_labels;
 use crate::value::Obj;
 use crate::{
-    age, age_column, column, container_cells, name_column, wide, Printer, CONTAINERS_DESCRIPTION,
-    IMAGES_DESCRIPTION,
+    age, age_column, column, container_cells, name_column, wide, Printer, CONTAINERS_DESCRIPTION, IMAGES_DESCRIPTION,
 };
 
 pub(crate) static SERVICES: Printer = Printer {
@@ -52,11 +51,7 @@ fn service(svc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             }
         })
         .collect();
-    let ports = if ports.is_empty() {
-        "<none>".to_string()
-    } else {
-        ports.join(",")
-    };
+    let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
     vec![
         Value::from(svc.name()),
         Value::from(svc_type),
@@ -104,22 +99,14 @@ pub(crate) fn load_balancer_ingress(lb: Obj<'_>) -> Vec<String> {
 pub(crate) static ENDPOINTS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Endpoints",
-            "string",
-            "The set of all endpoints is the union of all subsets.",
-        ),
+        column("Endpoints", "string", "The set of all endpoints is the union of all subsets."),
         age_column(),
     ],
     cells: endpoints,
 };
 
 fn endpoints(ep: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(ep.name()),
-        Value::from(format_endpoints(ep)),
-        age(ep, now),
-    ]
+    vec![Value::from(ep.name()), Value::from(format_endpoints(ep)), age(ep, now)]
 }
 
 /// Up to three "ip:port" entries, then "+ N more...".
@@ -167,11 +154,7 @@ pub(crate) fn join_host_port(host: &str, port: i64) -> String {
 }
 
 pub(crate) static CONFIGMAPS: Printer = Printer {
-    columns: &[
-        name_column(),
-        column("Data", "string", "Data contains the configuration data."),
-        age_column(),
-    ],
+    columns: &[name_column(), column("Data", "string", "Data contains the configuration data."), age_column()],
     cells: configmap,
 };
 
@@ -183,11 +166,7 @@ fn configmap(cm: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
 pub(crate) static SECRETS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Type",
-            "string",
-            "Used to facilitate programmatic handling of secret data.",
-        ),
+        column("Type", "string", "Used to facilitate programmatic handling of secret data."),
         column("Data", "string", "Data contains the secret data."),
         age_column(),
     ],
@@ -198,20 +177,11 @@ fn secret(s: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     // Defaulting sets Opaque on create.
     let ty = s.opt_str(&["type"]).unwrap_or("Opaque");
     // stringData is write-only: it is merged into data on write, so only data counts.
-    vec![
-        Value::from(s.name()),
-        Value::from(ty),
-        Value::from(s.len(&["data"])),
-        age(s, now),
-    ]
+    vec![Value::from(s.name()), Value::from(ty), Value::from(s.len(&["data"])), age(s, now)]
 }
 
 pub(crate) static NAMESPACES: Printer = Printer {
-    columns: &[
-        name_column(),
-        column("Status", "string", "The status of the namespace"),
-        age_column(),
-    ],
+    columns: &[name_column(), column("Status", "string", "The status of the namespace"), age_column()],
     cells: namespace,
 };
 
@@ -231,11 +201,7 @@ pub(crate) static SERVICEACCOUNTS: Printer = Printer {
 };
 
 fn serviceaccount(sa: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(sa.name()),
-        Value::from(sa.len(&["secrets"])),
-        age(sa, now),
-    ]
+    vec![Value::from(sa.name()), Value::from(sa.len(&["secrets"])), age(sa, now)]
 }
 
 pub(crate) static NODES: Printer = Printer {
@@ -247,9 +213,21 @@ pub(crate) static NODES: Printer = Printer {
         column("Version", "string", "Kubelet Version reported by the node."),
         wide("Internal-IP", "string", "List of addresses reachable to the node."),
         wide("External-IP", "string", "List of addresses reachable to the node."),
-        wide("OS-Image", "string", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
-        wide("Kernel-Version", "string", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-        wide("Container-Runtime", "string", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."),
+        wide(
+            "OS-Image",
+            "string",
+            "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+        ),
+        wide(
+            "Kernel-Version",
+            "string",
+            "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+        ),
+        wide(
+            "Container-Runtime",
+            "string",
+            "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+        ),
     ],
     cells: node,
 };
@@ -259,10 +237,7 @@ const NODE_ROLE_LABEL: &str = "kubernetes.io/role";
 
 fn node(n: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     // Only the Ready condition feeds STATUS; with duplicates the last one wins.
-    let ready = n
-        .list(&["status", "conditions"])
-        .into_iter()
-        .rfind(|c| c.str(&["type"]) == "Ready");
+    let ready = n.list(&["status", "conditions"]).into_iter().rfind(|c| c.str(&["type"]) == "Ready");
     let mut status = vec![match ready {
         Some(c) if c.str(&["status"]) == "True" => "Ready",
         Some(_) => "NotReady",
@@ -287,11 +262,7 @@ fn node(n: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             }
         }
     }
-    let roles = if roles.is_empty() {
-        "<none>".to_string()
-    } else {
-        roles.into_iter().collect::<Vec<_>>().join(",")
-    };
+    let roles = if roles.is_empty() { "<none>".to_string() } else { roles.into_iter().collect::<Vec<_>>().join(",") };
 
     let info = n.get(&["status", "nodeInfo"]);
     let address = |kind: &str| {
@@ -345,11 +316,7 @@ const BETA_STORAGE_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-c
 fn persistent_volume(pv: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let spec = pv.get(&["spec"]);
     let claim = if spec.has(&["claimRef"]) {
-        format!(
-            "{}/{}",
-            spec.str(&["claimRef", "namespace"]),
-            spec.str(&["claimRef", "name"])
-        )
+        format!("{}/{}", spec.str(&["claimRef", "namespace"]), spec.str(&["claimRef", "name"]))
     } else {
         String::new()
     };
@@ -358,25 +325,17 @@ fn persistent_volume(pv: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     } else {
         pv.opt_str(&["status", "phase"]).unwrap_or("Pending")
     };
-    let class = pv
-        .annotation(BETA_STORAGE_CLASS_ANNOTATION)
-        .unwrap_or_else(|| spec.str(&["storageClassName"]));
+    let class = pv.annotation(BETA_STORAGE_CLASS_ANNOTATION).unwrap_or_else(|| spec.str(&["storageClassName"]));
     vec![
         Value::from(pv.name()),
         Value::from(spec.quantity(&["capacity", "storage"])),
         Value::from(access_modes(&spec.strs(&["accessModes"]))),
         // Defaulting: manually created volumes are retained.
-        Value::from(
-            spec.opt_str(&["persistentVolumeReclaimPolicy"])
-                .unwrap_or("Retain"),
-        ),
+        Value::from(spec.opt_str(&["persistentVolumeReclaimPolicy"]).unwrap_or("Retain")),
         Value::from(phase),
         Value::from(claim),
         Value::from(class),
-        Value::from(
-            spec.opt_str(&["volumeAttributesClassName"])
-                .unwrap_or("<unset>"),
-        ),
+        Value::from(spec.opt_str(&["volumeAttributesClassName"]).unwrap_or("<unset>")),
         Value::from(pv.str(&["status", "reason"])),
         age(pv, now),
         Value::from(spec.opt_str(&["volumeMode"]).unwrap_or("Filesystem")),
@@ -386,38 +345,18 @@ fn persistent_volume(pv: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
 pub(crate) static PERSISTENTVOLUMECLAIMS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Status",
-            "string",
-            "phase represents the current phase of PersistentVolumeClaim.",
-        ),
-        column(
-            "Volume",
-            "string",
-            "volumeName is the binding reference to the PersistentVolume backing this claim.",
-        ),
-        column(
-            "Capacity",
-            "string",
-            "capacity represents the actual resources of the underlying volume.",
-        ),
+        column("Status", "string", "phase represents the current phase of PersistentVolumeClaim."),
+        column("Volume", "string", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+        column("Capacity", "string", "capacity represents the actual resources of the underlying volume."),
         column(
             "Access Modes",
             "string",
             "accessModes contains the actual access modes the volume backing the PVC has.",
         ),
         column("StorageClass", "string", "StorageClass of the pvc"),
-        column(
-            "VolumeAttributesClass",
-            "string",
-            "VolumeAttributesClass of the pvc",
-        ),
+        column("VolumeAttributesClass", "string", "VolumeAttributesClass of the pvc"),
         age_column(),
-        wide(
-            "VolumeMode",
-            "string",
-            "volumeMode defines what type of volume is required by the claim.",
-        ),
+        wide("VolumeMode", "string", "volumeMode defines what type of volume is required by the claim."),
     ],
     cells: persistent_volume_claim,
 };
@@ -434,14 +373,9 @@ fn persistent_volume_claim(pvc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let (capacity, modes) = if volume.is_empty() {
         (String::new(), String::new())
     } else {
-        (
-            pvc.quantity(&["status", "capacity", "storage"]),
-            access_modes(&pvc.strs(&["status", "accessModes"])),
-        )
+        (pvc.quantity(&["status", "capacity", "storage"]), access_modes(&pvc.strs(&["status", "accessModes"])))
     };
-    let class = pvc
-        .annotation(BETA_STORAGE_CLASS_ANNOTATION)
-        .unwrap_or_else(|| spec.str(&["storageClassName"]));
+    let class = pvc.annotation(BETA_STORAGE_CLASS_ANNOTATION).unwrap_or_else(|| spec.str(&["storageClassName"]));
     vec![
         Value::from(pvc.name()),
         Value::from(phase),
@@ -449,10 +383,7 @@ fn persistent_volume_claim(pvc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         Value::from(capacity),
         Value::from(modes),
         Value::from(class),
-        Value::from(
-            spec.opt_str(&["volumeAttributesClassName"])
-                .unwrap_or("<unset>"),
-        ),
+        Value::from(spec.opt_str(&["volumeAttributesClassName"]).unwrap_or("<unset>")),
         age(pvc, now),
         Value::from(spec.opt_str(&["volumeMode"]).unwrap_or("Filesystem")),
     ]
@@ -460,45 +391,24 @@ fn persistent_volume_claim(pvc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
 
 /// Abbreviated access modes in canonical order, duplicates dropped.
 fn access_modes(modes: &[&str]) -> String {
-    [
-        ("ReadWriteOnce", "RWO"),
-        ("ReadOnlyMany", "ROX"),
-        ("ReadWriteMany", "RWX"),
-        ("ReadWriteOncePod", "RWOP"),
-    ]
-    .iter()
-    .filter(|(mode, _)| modes.contains(mode))
-    .map(|(_, short)| *short)
-    .collect::<Vec<_>>()
-    .join(",")
+    [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")]
+        .iter()
+        .filter(|(mode, _)| modes.contains(mode))
+        .map(|(_, short)| *short)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub(crate) static REPLICATIONCONTROLLERS: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Desired",
-            "integer",
-            "Replicas is the number of desired replicas.",
-        ),
-        column(
-            "Current",
-            "integer",
-            "Replicas is the most recently observed number of replicas.",
-        ),
-        column(
-            "Ready",
-            "integer",
-            "The number of ready replicas for this replication controller.",
-        ),
+        column("Desired", "integer", "Replicas is the number of desired replicas."),
+        column("Current", "integer", "Replicas is the most recently observed number of replicas."),
+        column("Ready", "integer", "The number of ready replicas for this replication controller."),
         age_column(),
         wide("Containers", "string", CONTAINERS_DESCRIPTION),
         wide("Images", "string", IMAGES_DESCRIPTION),
-        wide(
-            "Selector",
-            "string",
-            "Selector is a label query over pods that should match the Replicas count.",
-        ),
+        wide("Selector", "string", "Selector is a label query over pods that should match the Replicas count."),
     ],
     cells: replication_controller,
 };

@@ -24,14 +24,8 @@ static COLUMNS: &[Column] = &[
     Column { name: "Name", type_: "string", format: "name", description: NAME_DESCRIPTION, priority: 1 },
 ];
 
-pub(crate) static CORE_EVENTS: Printer = Printer {
-    columns: COLUMNS,
-    cells: core_event,
-};
-pub(crate) static EVENTS_K8S_IO: Printer = Printer {
-    columns: COLUMNS,
-    cells: events_k8s_io_event,
-};
+pub(crate) static CORE_EVENTS: Printer = Printer { columns: COLUMNS, cells: core_event };
+pub(crate) static EVENTS_K8S_IO: Printer = Printer { columns: COLUMNS, cells: events_k8s_io_event };
 
 /// Where each printed field lives in one API version of Event.
 struct Fields {
@@ -99,16 +93,9 @@ fn event(e: Obj<'_>, now: DateTime<Utc>, f: &Fields) -> Vec<Value> {
         name => format!("{kind}/{name}"),
     };
 
-    let component = first_non_empty(
-        e.str(&[f.source, "component"]),
-        e.str(&["reportingController"]),
-    );
+    let component = first_non_empty(e.str(&[f.source, "component"]), e.str(&["reportingController"]));
     let host = first_non_empty(e.str(&[f.source, "host"]), e.str(&["reportingInstance"]));
-    let source = if host.is_empty() {
-        component.to_string()
-    } else {
-        format!("{component}, {host}")
-    };
+    let source = if host.is_empty() { component.to_string() } else { format!("{component}, {host}") };
 
     vec![
         Value::from(last_seen),

@@ -44,29 +44,18 @@ pub(crate) fn is_builtin_group(group: &str) -> bool {
 }
 
 pub(crate) static BUILTIN_DEFAULT: Printer = Printer {
-    columns: &[
-        name_column(),
-        column("Created At", "date", CREATION_TIMESTAMP_DESCRIPTION),
-    ],
+    columns: &[name_column(), column("Created At", "date", CREATION_TIMESTAMP_DESCRIPTION)],
     cells: created_at,
 };
 
 fn created_at(obj: Obj<'_>, _now: DateTime<Utc>) -> Vec<Value> {
     // An unset timestamp formats as Go's zero time rather than a placeholder.
-    let t = obj
-        .time(&["metadata", "creationTimestamp"])
-        .unwrap_or_else(zero_time);
-    vec![
-        Value::from(obj.name()),
-        Value::from(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    ]
+    let t = obj.time(&["metadata", "creationTimestamp"]).unwrap_or_else(zero_time);
+    vec![Value::from(obj.name()), Value::from(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())]
 }
 
 pub(crate) static CUSTOM_RESOURCE_DEFAULT: Printer = Printer {
-    columns: &[
-        name_column(),
-        column("Age", "date", CREATION_TIMESTAMP_DESCRIPTION),
-    ],
+    columns: &[name_column(), column("Age", "date", CREATION_TIMESTAMP_DESCRIPTION)],
     cells: custom_resource_age,
 };
 
@@ -74,9 +63,7 @@ fn custom_resource_age(obj: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     // The CRD convertor evaluates a JSONPath: no value gives a null cell (kubectl shows
     // "<none>"), a non-timestamp gives "<invalid>".
     let age = match obj.opt_str(&["metadata", "creationTimestamp"]) {
-        Some(s) if DateTime::parse_from_rfc3339(s).is_ok() => {
-            Value::from(since(parse_time(s), now))
-        }
+        Some(s) if DateTime::parse_from_rfc3339(s).is_ok() => Value::from(since(parse_time(s), now)),
         Some(_) => Value::from("<invalid>"),
         None => Value::Null,
     };

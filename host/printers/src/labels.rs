@@ -7,11 +7,8 @@ use crate::value::Obj;
 
 /// `labels.FormatLabels`: "k=v" pairs sorted as whole strings, or "<none>".
 pub(crate) fn format_labels(map: Option<&Map<String, Value>>) -> String {
-    let mut pairs: Vec<String> = map
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
+    let mut pairs: Vec<String> =
+        map.into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
     // Go sorts the joined "k=v" strings, not the keys; that differs when one key prefixes another.
     pairs.sort();
     if pairs.is_empty() {
@@ -36,10 +33,7 @@ pub(crate) fn selector_string(sel: Obj<'_>) -> Result<String, InvalidSelector> {
         if key.is_empty() {
             return Err(InvalidSelector);
         }
-        reqs.push((
-            key.clone(),
-            format!("{key}={}", value.as_str().unwrap_or("")),
-        ));
+        reqs.push((key.clone(), format!("{key}={}", value.as_str().unwrap_or(""))));
     }
     for expr in sel.list(&["matchExpressions"]) {
         let key = expr.str(&["key"]);
@@ -64,11 +58,7 @@ pub(crate) fn selector_string(sel: Obj<'_>) -> Result<String, InvalidSelector> {
     }
     // The selector orders requirements by key; keep insertion order among equal keys.
     reqs.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(reqs
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect::<Vec<_>>()
-        .join(","))
+    Ok(reqs.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(","))
 }
 
 /// `metav1.FormatLabelSelector`: "<none>" when it selects by nothing, "<error>" when invalid.
@@ -114,10 +104,7 @@ mod tests {
     fn empty_and_missing_selectors() {
         assert_eq!(format_label_selector(Obj(&Value::Null)), "<none>");
         assert_eq!(format_label_selector(Obj(&json!({}))), "<none>");
-        assert_eq!(
-            selector_string(Obj(&json!({"matchLabels": {}}))),
-            Ok(String::new())
-        );
+        assert_eq!(selector_string(Obj(&json!({"matchLabels": {}}))), Ok(String::new()));
     }
 
     #[test]
@@ -126,11 +113,7 @@ mod tests {
         assert_eq!(format_label_selector(Obj(&bad_op)), "<error>");
         let no_values = json!({"matchExpressions": [{"key": "a", "operator": "In"}]});
         assert_eq!(format_label_selector(Obj(&no_values)), "<error>");
-        let exists_with_values =
-            json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]});
-        assert_eq!(
-            selector_string(Obj(&exists_with_values)),
-            Err(InvalidSelector)
-        );
+        let exists_with_values = json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]});
+        assert_eq!(selector_string(Obj(&exists_with_values)), Err(InvalidSelector));
     }
 }

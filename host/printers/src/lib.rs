@@ -110,17 +110,14 @@ fn printer(group: &str, resource: &str) -> &'static Printer {
         ("networking.k8s.io", "networkpolicies") => &networking::NETWORKPOLICIES,
         ("discovery.k8s.io", "endpointslices") => &networking::ENDPOINTSLICES,
         ("storage.k8s.io", "storageclasses") => &storage::STORAGECLASSES,
-        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
-            &rbac::ROLEBINDINGS
-        }
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => &rbac::ROLEBINDINGS,
         ("coordination.k8s.io", "leases") => &cluster::LEASES,
         ("scheduling.k8s.io", "priorityclasses") => &cluster::PRIORITYCLASSES,
         ("node.k8s.io", "runtimeclasses") => &cluster::RUNTIMECLASSES,
         ("policy", "poddisruptionbudgets") => &cluster::PODDISRUPTIONBUDGETS,
-        (
-            "admissionregistration.k8s.io",
-            "mutatingwebhookconfigurations" | "validatingwebhookconfigurations",
-        ) => &cluster::WEBHOOKCONFIGURATIONS,
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations" | "validatingwebhookconfigurations") => {
+            &cluster::WEBHOOKCONFIGURATIONS
+        }
         (g, _) if fallback::is_builtin_group(g) => &fallback::BUILTIN_DEFAULT,
         _ => &fallback::CUSTOM_RESOURCE_DEFAULT,
     }
@@ -138,54 +135,25 @@ pub(crate) const IMAGES_DESCRIPTION: &str = "Images referenced by each container
 
 /// The object-name column every printer starts with.
 pub(crate) const fn name_column() -> Column {
-    Column {
-        name: "Name",
-        type_: "string",
-        format: "name",
-        description: NAME_DESCRIPTION,
-        priority: 0,
-    }
+    Column { name: "Name", type_: "string", format: "name", description: NAME_DESCRIPTION, priority: 0 }
 }
 
 pub(crate) const fn age_column() -> Column {
     column("Age", "string", CREATION_TIMESTAMP_DESCRIPTION)
 }
 
-pub(crate) const fn column(
-    name: &'static str,
-    type_: &'static str,
-    description: &'static str,
-) -> Column {
-    Column {
-        name,
-        type_,
-        format: "",
-        description,
-        priority: 0,
-    }
+pub(crate) const fn column(name: &'static str, type_: &'static str, description: &'static str) -> Column {
+    Column { name, type_, format: "", description, priority: 0 }
 }
 
 /// A column only shown by `kubectl get -o wide`.
-pub(crate) const fn wide(
-    name: &'static str,
-    type_: &'static str,
-    description: &'static str,
-) -> Column {
-    Column {
-        name,
-        type_,
-        format: "",
-        description,
-        priority: 1,
-    }
+pub(crate) const fn wide(name: &'static str, type_: &'static str, description: &'static str) -> Column {
+    Column { name, type_, format: "", description, priority: 1 }
 }
 
 /// The AGE cell: elapsed time since creation.
 pub(crate) fn age(obj: Obj<'_>, now: DateTime<Utc>) -> Value {
-    Value::from(duration::since(
-        obj.time(&["metadata", "creationTimestamp"]),
-        now,
-    ))
+    Value::from(duration::since(obj.time(&["metadata", "creationTimestamp"]), now))
 }
 
 /// Comma-joined container names and images of a pod spec, as `layoutContainerCells` does.

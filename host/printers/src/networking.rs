@@ -12,7 +12,11 @@ use crate::{age, age_column, column, name_column, Printer};
 pub(crate) static INGRESSES: Printer = Printer {
     columns: &[
         name_column(),
-        column("Class", "string", "The name of the IngressClass resource that should be used for additional configuration"),
+        column(
+            "Class",
+            "string",
+            "The name of the IngressClass resource that should be used for additional configuration",
+        ),
         column("Hosts", "string", "Hosts that incoming requests are matched against before the ingress rule"),
         column("Address", "string", "Address is a list containing ingress points for the load-balancer"),
         column("Ports", "string", "Ports of TLS configurations that open"),
@@ -23,11 +27,7 @@ pub(crate) static INGRESSES: Printer = Printer {
 
 fn ingress(ing: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let spec = ing.get(&["spec"]);
-    let ports = if spec.len(&["tls"]) > 0 {
-        "80, 443"
-    } else {
-        "80"
-    };
+    let ports = if spec.len(&["tls"]) > 0 { "80, 443" } else { "80" };
     vec![
         Value::from(ing.name()),
         Value::from(spec.opt_str(&["ingressClassName"]).unwrap_or("<none>")),
@@ -58,11 +58,7 @@ fn format_hosts(rules: &[Obj<'_>]) -> String {
         return "*".to_string();
     }
     if more {
-        format!(
-            "{} + {} more...",
-            hosts.join(","),
-            rules.len().saturating_sub(SHOWN)
-        )
+        format!("{} + {} more...", hosts.join(","), rules.len().saturating_sub(SHOWN))
     } else {
         hosts.join(",")
     }
@@ -71,16 +67,8 @@ fn format_hosts(rules: &[Obj<'_>]) -> String {
 pub(crate) static INGRESSCLASSES: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Controller",
-            "string",
-            "Controller that is responsible for handling this class",
-        ),
-        column(
-            "Parameters",
-            "string",
-            "A reference to a resource with additional parameters",
-        ),
+        column("Controller", "string", "Controller that is responsible for handling this class"),
+        column("Parameters", "string", "A reference to a resource with additional parameters"),
         age_column(),
     ],
     cells: ingress_class,
@@ -97,53 +85,28 @@ fn ingress_class(ic: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     } else {
         "<none>".to_string()
     };
-    vec![
-        Value::from(ic.name()),
-        Value::from(ic.str(&["spec", "controller"])),
-        Value::from(parameters),
-        age(ic, now),
-    ]
+    vec![Value::from(ic.name()), Value::from(ic.str(&["spec", "controller"])), Value::from(parameters), age(ic, now)]
 }
 
 pub(crate) static NETWORKPOLICIES: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "Pod-Selector",
-            "string",
-            "podSelector selects the pods to which this NetworkPolicy object applies.",
-        ),
+        column("Pod-Selector", "string", "podSelector selects the pods to which this NetworkPolicy object applies."),
         age_column(),
     ],
     cells: network_policy,
 };
 
 fn network_policy(np: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    vec![
-        Value::from(np.name()),
-        Value::from(format_label_selector(np.get(&["spec", "podSelector"]))),
-        age(np, now),
-    ]
+    vec![Value::from(np.name()), Value::from(format_label_selector(np.get(&["spec", "podSelector"]))), age(np, now)]
 }
 
 pub(crate) static ENDPOINTSLICES: Printer = Printer {
     columns: &[
         name_column(),
-        column(
-            "AddressType",
-            "string",
-            "addressType specifies the type of address carried by this EndpointSlice.",
-        ),
-        column(
-            "Ports",
-            "string",
-            "ports specifies the list of network ports exposed by each endpoint in this slice.",
-        ),
-        column(
-            "Endpoints",
-            "string",
-            "endpoints is a list of unique endpoints in this slice.",
-        ),
+        column("AddressType", "string", "addressType specifies the type of address carried by this EndpointSlice."),
+        column("Ports", "string", "ports specifies the list of network ports exposed by each endpoint in this slice."),
+        column("Endpoints", "string", "endpoints is a list of unique endpoints in this slice."),
         age_column(),
     ],
     cells: endpoint_slice,
@@ -159,12 +122,8 @@ fn endpoint_slice(es: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             (None, None) => "*".to_string(),
         })
         .collect();
-    let addresses: Vec<String> = es
-        .list(&["endpoints"])
-        .iter()
-        .flat_map(|e| e.strs(&["addresses"]))
-        .map(str::to_string)
-        .collect();
+    let addresses: Vec<String> =
+        es.list(&["endpoints"]).iter().flat_map(|e| e.strs(&["addresses"])).map(str::to_string).collect();
     vec![
         Value::from(es.name()),
         Value::from(es.str(&["addressType"])),

@@ -8,10 +8,7 @@ use crate::duration::since;
 use crate::value::Obj;
 use crate::{age, age_column, column, name_column, wide, Column, Printer};
 
-pub(crate) static PODS: Printer = Printer {
-    columns: COLUMNS,
-    cells: pod_cells,
-};
+pub(crate) static PODS: Printer = Printer { columns: COLUMNS, cells: pod_cells };
 
 static COLUMNS: &[Column] = &[
     name_column(),
@@ -56,10 +53,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         "" => phase.to_string(),
         r => r.to_string(),
     };
-    if conditions
-        .iter()
-        .any(|c| c.str(&["type"]) == "PodScheduled" && c.str(&["reason"]) == "SchedulingGated")
-    {
+    if conditions.iter().any(|c| c.str(&["type"]) == "PodScheduled" && c.str(&["reason"]) == "SchedulingGated") {
         reason = "SchedulingGated".to_string();
     }
 
@@ -73,10 +67,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             .find(|c| c.str(&["name"]) == name)
             .is_some_and(|c| c.str(&["restartPolicy"]) == "Always")
     };
-    let sidecars = init_specs
-        .iter()
-        .filter(|c| c.str(&["restartPolicy"]) == "Always")
-        .count();
+    let sidecars = init_specs.iter().filter(|c| c.str(&["restartPolicy"]) == "Always").count();
     let total = spec.list(&["containers"]).len() + sidecars;
     let mut ready = 0usize;
     let mut restarts = 0i64;
@@ -85,11 +76,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
     let mut last_sidecar_restart = LastRestart::default();
 
     let mut initializing = false;
-    for (i, cs) in status
-        .list(&["initContainerStatuses"])
-        .into_iter()
-        .enumerate()
-    {
+    for (i, cs) in status.list(&["initContainerStatuses"]).into_iter().enumerate() {
         restarts += cs.int(&["restartCount"]);
         last_restart.observe(cs);
         let sidecar = is_sidecar(cs.str(&["name"]));
@@ -116,10 +103,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
                 "" => format!("Init:ExitCode:{}", terminated.int(&["exitCode"])),
                 r => format!("Init:{r}"),
             }
-        } else if cs.has(&["state", "waiting"])
-            && !waiting_reason.is_empty()
-            && waiting_reason != "PodInitializing"
-        {
+        } else if cs.has(&["state", "waiting"]) && !waiting_reason.is_empty() && waiting_reason != "PodInitializing" {
             format!("Init:{waiting_reason}")
         } else {
             format!("Init:{i}/{}", init_specs.len())
@@ -128,10 +112,8 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         break;
     }
 
-    let initialized = conditions
-        .iter()
-        .find(|c| c.str(&["type"]) == "Initialized")
-        .is_some_and(|c| c.str(&["status"]) == "True");
+    let initialized =
+        conditions.iter().find(|c| c.str(&["type"]) == "Initialized").is_some_and(|c| c.str(&["status"]) == "True");
     if !initializing || initialized {
         // Once initialised, only sidecar restarts carry over from the init phase.
         restarts = sidecar_restarts;
@@ -159,9 +141,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
         }
         // A pod whose last-listed container completed but another still runs is not done.
         if reason == "Completed" && has_running {
-            let pod_ready = conditions
-                .iter()
-                .any(|c| c.str(&["type"]) == "Ready" && c.str(&["status"]) == "True");
+            let pod_ready = conditions.iter().any(|c| c.str(&["type"]) == "Ready" && c.str(&["status"]) == "True");
             reason = if pod_ready { "Running" } else { "NotReady" }.to_string();
         }
     }
@@ -193,10 +173,7 @@ fn pod_cells(pod: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
             .iter()
             .filter(|gate| {
                 let wanted = gate.str(&["conditionType"]);
-                conditions
-                    .iter()
-                    .find(|c| c.str(&["type"]) == wanted)
-                    .is_some_and(|c| c.str(&["status"]) == "True")
+                conditions.iter().find(|c| c.str(&["type"]) == wanted).is_some_and(|c| c.str(&["status"]) == "True")
             })
             .count();
         format!("{passing}/{}", readiness_gates.len())
@@ -238,11 +215,7 @@ mod tests {
 
     fn status_of(pod: Value) -> (String, String, String) {
         let r = row(pod);
-        (
-            r[1].as_str().unwrap().to_string(),
-            r[2].as_str().unwrap().to_string(),
-            r[3].as_str().unwrap().to_string(),
-        )
+        (r[1].as_str().unwrap().to_string(), r[2].as_str().unwrap().to_string(), r[3].as_str().unwrap().to_string())
     }
 
     fn meta(name: &str) -> Value {
@@ -298,10 +271,7 @@ mod tests {
                 }]
             }
         });
-        assert_eq!(
-            status_of(pod),
-            ("0/1".into(), "CrashLoopBackOff".into(), "5 (5m ago)".into())
-        );
+        assert_eq!(status_of(pod), ("0/1".into(), "CrashLoopBackOff".into(), "5 (5m ago)".into()));
     }
 
     #[test]
@@ -327,10 +297,7 @@ mod tests {
                 "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}
             }]}
         });
-        assert_eq!(
-            status_of(pod),
-            ("0/1".into(), "Completed".into(), "0".into())
-        );
+        assert_eq!(status_of(pod), ("0/1".into(), "Completed".into(), "0".into()));
     }
 
     #[test]
@@ -366,10 +333,7 @@ mod tests {
                     "state": {"waiting": {"reason": "PodInitializing"}}}]
             }
         });
-        assert_eq!(
-            status_of(pod),
-            ("0/1".into(), "Init:0/1".into(), "0".into())
-        );
+        assert_eq!(status_of(pod), ("0/1".into(), "Init:0/1".into(), "0".into()));
     }
 
     #[test]
@@ -397,14 +361,7 @@ mod tests {
                     "finishedAt": "2025-06-01T11:59:30Z"}}
             }]}
         });
-        assert_eq!(
-            status_of(pod),
-            (
-                "0/1".into(),
-                "Init:CrashLoopBackOff".into(),
-                "3 (30s ago)".into()
-            )
-        );
+        assert_eq!(status_of(pod), ("0/1".into(), "Init:CrashLoopBackOff".into(), "3 (30s ago)".into()));
     }
 
     #[test]
@@ -443,10 +400,7 @@ mod tests {
                     "state": {"running": {}}}]
             }
         });
-        assert_eq!(
-            status_of(pod),
-            ("2/2".into(), "Running".into(), "1 (2m ago)".into())
-        );
+        assert_eq!(status_of(pod), ("2/2".into(), "Running".into(), "1 (2m ago)".into()));
     }
 
     #[test]
@@ -463,10 +417,7 @@ mod tests {
                 ]
             }
         });
-        assert_eq!(
-            status_of(pod),
-            ("1/2".into(), "NotReady".into(), "0".into())
-        );
+        assert_eq!(status_of(pod), ("1/2".into(), "NotReady".into(), "0".into()));
     }
 
     #[test]
@@ -498,10 +449,7 @@ mod tests {
     fn pending_and_scheduling_gated() {
         let pending = json!({"metadata": meta("p"), "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending"}});
-        assert_eq!(
-            status_of(pending),
-            ("0/1".into(), "Pending".into(), "0".into())
-        );
+        assert_eq!(status_of(pending), ("0/1".into(), "Pending".into(), "0".into()));
         let gated = json!({"metadata": meta("p"), "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending", "conditions": [
                 {"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}]}});

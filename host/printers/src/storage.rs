@@ -22,17 +22,10 @@ const IS_DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default
 const BETA_IS_DEFAULT_CLASS_ANNOTATION: &str = "storageclass.beta.kubernetes.io/is-default-class";
 
 fn storage_class(sc: Obj<'_>, now: DateTime<Utc>) -> Vec<Value> {
-    let is_default = [
-        IS_DEFAULT_CLASS_ANNOTATION,
-        BETA_IS_DEFAULT_CLASS_ANNOTATION,
-    ]
-    .iter()
-    .any(|key| sc.annotation(key) == Some("true"));
-    let name = if is_default {
-        format!("{} (default)", sc.name())
-    } else {
-        sc.name().to_string()
-    };
+    let is_default = [IS_DEFAULT_CLASS_ANNOTATION, BETA_IS_DEFAULT_CLASS_ANNOTATION]
+        .iter()
+        .any(|key| sc.annotation(key) == Some("true"));
+    let name = if is_default { format!("{} (default)", sc.name()) } else { sc.name().to_string() };
     vec![
         Value::from(name),
         Value::from(sc.str(&["provisioner"])),

@@ -41,14 +41,8 @@ const RESOURCES: &[(&str, &str)] = &[
     ("scheduling.k8s.io", "priorityclasses"),
     ("node.k8s.io", "runtimeclasses"),
     ("policy", "poddisruptionbudgets"),
-    (
-        "admissionregistration.k8s.io",
-        "mutatingwebhookconfigurations",
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "validatingwebhookconfigurations",
-    ),
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
     ("example.com", "widgets"),
 ];
 
@@ -80,9 +74,7 @@ fn parse_ago(ago: &str) -> chrono::TimeDelta {
 }
 
 fn ts(ago: &str) -> String {
-    (now() - parse_ago(ago))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    (now() - parse_ago(ago)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn row(group: &str, resource: &str, obj: Value) -> Vec<Value> {
@@ -96,12 +88,7 @@ fn headers(group: &str, resource: &str) -> Vec<&'static str> {
 /// Only the priority-0 cells, i.e. what plain `kubectl get` shows.
 fn narrow(group: &str, resource: &str, obj: Value) -> Vec<Value> {
     let cols = columns(group, resource);
-    row(group, resource, obj)
-        .into_iter()
-        .zip(cols)
-        .filter(|(_, c)| c.priority == 0)
-        .map(|(v, _)| v)
-        .collect()
+    row(group, resource, obj).into_iter().zip(cols).filter(|(_, c)| c.priority == 0).map(|(v, _)| v).collect()
 }
 
 #[test]
@@ -121,17 +108,9 @@ fn cells_line_up_with_columns_even_for_junk() {
     for (group, resource) in RESOURCES {
         let cols = columns(group, resource);
         assert!(!cols.is_empty());
-        assert_eq!(
-            cols.iter().filter(|c| c.format == "name").count(),
-            1,
-            "{resource}"
-        );
+        assert_eq!(cols.iter().filter(|c| c.format == "name").count(), 1, "{resource}");
         for obj in &junk {
-            assert_eq!(
-                cells(group, resource, obj, now()).len(),
-                cols.len(),
-                "{group}/{resource} on {obj}"
-            );
+            assert_eq!(cells(group, resource, obj, now()).len(), cols.len(), "{group}/{resource} on {obj}");
         }
     }
 }
@@ -150,17 +129,7 @@ fn column_json_shape() {
 fn pod_headers() {
     assert_eq!(
         headers("", "pods"),
-        [
-            "Name",
-            "Ready",
-            "Status",
-            "Restarts",
-            "Age",
-            "IP",
-            "Node",
-            "Nominated Node",
-            "Readiness Gates"
-        ]
+        ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]
     );
 }
 
@@ -168,16 +137,7 @@ fn pod_headers() {
 fn deployment_two_of_three() {
     assert_eq!(
         headers("apps", "deployments"),
-        [
-            "Name",
-            "Ready",
-            "Up-to-date",
-            "Available",
-            "Age",
-            "Containers",
-            "Images",
-            "Selector"
-        ]
+        ["Name", "Ready", "Up-to-date", "Available", "Age", "Containers", "Images", "Selector"]
     );
     let d = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -209,20 +169,10 @@ fn deployment_two_of_three() {
 
 #[test]
 fn fresh_deployment_without_status() {
-    let d =
-        json!({"metadata": meta("api", "5s"), "spec": {"template": {"spec": {"containers": []}}}});
+    let d = json!({"metadata": meta("api", "5s"), "spec": {"template": {"spec": {"containers": []}}}});
     assert_eq!(
         row("apps", "deployments", d),
-        [
-            json!("api"),
-            json!("0/1"),
-            json!(0),
-            json!(0),
-            json!("5s"),
-            json!(""),
-            json!(""),
-            json!("")
-        ]
+        [json!("api"), json!("0/1"), json!(0), json!(0), json!("5s"), json!(""), json!(""), json!("")]
     );
 }
 
@@ -247,10 +197,7 @@ fn replicaset_and_statefulset() {
             json!("app=web,pod-template-hash=7d4b9c8f6")
         ]
     );
-    assert_eq!(
-        headers("apps", "statefulsets"),
-        ["Name", "Ready", "Age", "Containers", "Images"]
-    );
+    assert_eq!(headers("apps", "statefulsets"), ["Name", "Ready", "Age", "Containers", "Images"]);
     let sts = json!({
         "metadata": meta("db", "10d"),
         "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "pg", "image": "postgres:17"}]}}},
@@ -258,13 +205,7 @@ fn replicaset_and_statefulset() {
     });
     assert_eq!(
         row("apps", "statefulsets", sts),
-        [
-            json!("db"),
-            json!("2/2"),
-            json!("10d"),
-            json!("pg"),
-            json!("postgres:17")
-        ]
+        [json!("db"), json!("2/2"), json!("10d"), json!("pg"), json!("postgres:17")]
     );
 }
 
@@ -320,39 +261,18 @@ fn controller_revision_names_its_owner() {
         {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": true}
     ]);
     assert_eq!(
-        row(
-            "apps",
-            "controllerrevisions",
-            json!({"metadata": m, "revision": 4})
-        ),
-        [
-            json!("db-5c8f7b9d4"),
-            json!("statefulset.apps/db"),
-            json!(4),
-            json!("24h")
-        ]
+        row("apps", "controllerrevisions", json!({"metadata": m, "revision": 4})),
+        [json!("db-5c8f7b9d4"), json!("statefulset.apps/db"), json!(4), json!("24h")]
     );
     let orphan = json!({"metadata": meta("x", "1d"), "revision": 1});
-    assert_eq!(
-        row("apps", "controllerrevisions", orphan)[1],
-        json!("<none>")
-    );
+    assert_eq!(row("apps", "controllerrevisions", orphan)[1], json!("<none>"));
 }
 
 #[test]
 fn jobs() {
     assert_eq!(
         headers("batch", "jobs"),
-        [
-            "Name",
-            "Status",
-            "Completions",
-            "Duration",
-            "Age",
-            "Containers",
-            "Images",
-            "Selector"
-        ]
+        ["Name", "Status", "Completions", "Duration", "Age", "Containers", "Images", "Selector"]
     );
     let done = json!({
         "metadata": meta("pi", "10m"),
@@ -382,32 +302,17 @@ fn jobs() {
     });
     assert_eq!(
         narrow("batch", "jobs", running),
-        [
-            json!("work"),
-            json!("Running"),
-            json!("0/1 of 4"),
-            json!("3m2s"),
-            json!("3m")
-        ]
+        [json!("work"), json!("Running"), json!("0/1 of 4"), json!("3m2s"), json!("3m")]
     );
     let failed = json!({"metadata": meta("f", "1h"),
         "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
-    assert_eq!(
-        narrow("batch", "jobs", failed)[1..3],
-        [json!("Failed"), json!("0/1")]
-    );
+    assert_eq!(narrow("batch", "jobs", failed)[1..3], [json!("Failed"), json!("0/1")]);
     let mut m = meta("t", "1h");
     m["deletionTimestamp"] = json!(ts("1s"));
-    assert_eq!(
-        narrow("batch", "jobs", json!({"metadata": m}))[1],
-        json!("Terminating")
-    );
+    assert_eq!(narrow("batch", "jobs", json!({"metadata": m}))[1], json!("Terminating"));
     let suspended = json!({"metadata": meta("s", "1h"), "spec": {"suspend": true},
         "status": {"conditions": [{"type": "Suspended", "status": "True"}]}});
-    assert_eq!(
-        narrow("batch", "jobs", suspended)[1..4],
-        [json!("Suspended"), json!("0/1"), json!("")]
-    );
+    assert_eq!(narrow("batch", "jobs", suspended)[1..4], [json!("Suspended"), json!("0/1"), json!("")]);
 }
 
 #[test]
@@ -452,32 +357,13 @@ fn cronjobs() {
         "spec": {"schedule": "@daily", "timeZone": "Europe/Paris", "suspend": true}});
     assert_eq!(
         narrow("batch", "cronjobs", never),
-        [
-            json!("n"),
-            json!("@daily"),
-            json!("Europe/Paris"),
-            json!("True"),
-            json!(0),
-            json!("<none>"),
-            json!("60s")
-        ]
+        [json!("n"), json!("@daily"), json!("Europe/Paris"), json!("True"), json!(0), json!("<none>"), json!("60s")]
     );
 }
 
 #[test]
 fn services() {
-    assert_eq!(
-        headers("", "services"),
-        [
-            "Name",
-            "Type",
-            "Cluster-IP",
-            "External-IP",
-            "Port(s)",
-            "Age",
-            "Selector"
-        ]
-    );
+    assert_eq!(headers("", "services"), ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"]);
     let kubernetes = json!({
         "metadata": meta("kubernetes", "30d"),
         "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],
@@ -514,39 +400,23 @@ fn services() {
     );
     let pending_lb = json!({"metadata": meta("lb", "1m"),
         "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.3.3"], "ports": [{"port": 443, "nodePort": 31443}]}});
-    assert_eq!(
-        row("", "services", pending_lb)[3..5],
-        [json!("<pending>"), json!("443:31443/TCP")]
-    );
+    assert_eq!(row("", "services", pending_lb)[3..5], [json!("<pending>"), json!("443:31443/TCP")]);
     let lb = json!({"metadata": meta("lb", "1m"),
         "spec": {"type": "LoadBalancer", "externalIPs": ["198.51.100.9"]},
         "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}, {"ip": "203.0.113.10"},
             {"ip": "203.0.113.10"}]}}});
-    assert_eq!(
-        row("", "services", lb)[3],
-        json!("203.0.113.10,lb.example.com,198.51.100.9")
-    );
+    assert_eq!(row("", "services", lb)[3], json!("203.0.113.10,lb.example.com,198.51.100.9"));
     let external_name = json!({"metadata": meta("ext", "1m"),
         "spec": {"type": "ExternalName", "externalName": "db.example.com"}});
     assert_eq!(
         row("", "services", external_name)[1..5],
-        [
-            json!("ExternalName"),
-            json!("<none>"),
-            json!("db.example.com"),
-            json!("<none>")
-        ]
+        [json!("ExternalName"), json!("<none>"), json!("db.example.com"), json!("<none>")]
     );
     let headless = json!({"metadata": meta("db", "1m"),
         "spec": {"clusterIP": "None", "clusterIPs": ["None"], "ports": [{"port": 5432}]}});
     assert_eq!(
         row("", "services", headless)[1..5],
-        [
-            json!("ClusterIP"),
-            json!("None"),
-            json!("<none>"),
-            json!("5432/TCP")
-        ]
+        [json!("ClusterIP"), json!("None"), json!("<none>"), json!("5432/TCP")]
     );
 }
 
@@ -561,27 +431,16 @@ fn endpoints() {
     });
     assert_eq!(
         row("", "endpoints", many),
-        [
-            json!("web"),
-            json!("10.244.1.2:8080,10.244.2.3:8080,[fd00::5]:8080 + 3 more..."),
-            json!("60m")
-        ]
+        [json!("web"), json!("10.244.1.2:8080,10.244.2.3:8080,[fd00::5]:8080 + 3 more..."), json!("60m")]
     );
-    let headless =
-        json!({"metadata": meta("h", "1h"), "subsets": [{"addresses": [{"ip": "10.0.0.1"}]}]});
+    let headless = json!({"metadata": meta("h", "1h"), "subsets": [{"addresses": [{"ip": "10.0.0.1"}]}]});
     assert_eq!(row("", "endpoints", headless)[1], json!("10.0.0.1"));
-    assert_eq!(
-        row("", "endpoints", json!({"metadata": meta("e", "1h")}))[1],
-        json!("<none>")
-    );
+    assert_eq!(row("", "endpoints", json!({"metadata": meta("e", "1h")}))[1], json!("<none>"));
 }
 
 #[test]
 fn endpoint_slices() {
-    assert_eq!(
-        headers("discovery.k8s.io", "endpointslices"),
-        ["Name", "AddressType", "Ports", "Endpoints", "Age"]
-    );
+    assert_eq!(headers("discovery.k8s.io", "endpointslices"), ["Name", "AddressType", "Ports", "Endpoints", "Age"]);
     let es = json!({
         "metadata": meta("web-abc12", "5m"),
         "addressType": "IPv4",
@@ -602,47 +461,24 @@ fn endpoint_slices() {
         ]
     );
     let empty = json!({"metadata": meta("e", "5m"), "addressType": "IPv6"});
-    assert_eq!(
-        row("discovery.k8s.io", "endpointslices", empty)[2..4],
-        [json!("<unset>"), json!("<unset>")]
-    );
+    assert_eq!(row("discovery.k8s.io", "endpointslices", empty)[2..4], [json!("<unset>"), json!("<unset>")]);
 }
 
 #[test]
 fn configmaps_secrets_serviceaccounts_namespaces() {
     let cm = json!({"metadata": meta("kube-root-ca.crt", "7d"), "data": {"ca.crt": "..."},
         "binaryData": {"blob": "AAEC"}});
-    assert_eq!(
-        row("", "configmaps", cm),
-        [json!("kube-root-ca.crt"), json!(2), json!("7d")]
-    );
+    assert_eq!(row("", "configmaps", cm), [json!("kube-root-ca.crt"), json!(2), json!("7d")]);
     assert_eq!(headers("", "secrets"), ["Name", "Type", "Data", "Age"]);
     let tls = json!({"metadata": meta("web-tls", "48h"), "type": "kubernetes.io/tls",
         "data": {"tls.crt": "x", "tls.key": "y"}});
-    assert_eq!(
-        row("", "secrets", tls),
-        [
-            json!("web-tls"),
-            json!("kubernetes.io/tls"),
-            json!(2),
-            json!("2d")
-        ]
-    );
+    assert_eq!(row("", "secrets", tls), [json!("web-tls"), json!("kubernetes.io/tls"), json!(2), json!("2d")]);
     let opaque = json!({"metadata": meta("s", "1m"), "stringData": {"a": "b"}});
-    assert_eq!(
-        row("", "secrets", opaque)[1..3],
-        [json!("Opaque"), json!(0)]
-    );
+    assert_eq!(row("", "secrets", opaque)[1..3], [json!("Opaque"), json!(0)]);
     let sa = json!({"metadata": meta("default", "30d")});
-    assert_eq!(
-        row("", "serviceaccounts", sa),
-        [json!("default"), json!(0), json!("30d")]
-    );
+    assert_eq!(row("", "serviceaccounts", sa), [json!("default"), json!(0), json!("30d")]);
     let ns = json!({"metadata": meta("kube-system", "400d"), "status": {"phase": "Terminating"}});
-    assert_eq!(
-        row("", "namespaces", ns),
-        [json!("kube-system"), json!("Terminating"), json!("400d")]
-    );
+    assert_eq!(row("", "namespaces", ns), [json!("kube-system"), json!("Terminating"), json!("400d")]);
 }
 
 fn node(ready: &str, unschedulable: bool) -> Value {
@@ -701,14 +537,8 @@ fn nodes() {
             json!("containerd://2.1.0")
         ]
     );
-    assert_eq!(
-        row("", "nodes", node("True", true))[1],
-        json!("Ready,SchedulingDisabled")
-    );
-    assert_eq!(
-        row("", "nodes", node("Unknown", true))[1],
-        json!("NotReady,SchedulingDisabled")
-    );
+    assert_eq!(row("", "nodes", node("True", true))[1], json!("Ready,SchedulingDisabled"));
+    assert_eq!(row("", "nodes", node("Unknown", true))[1], json!("NotReady,SchedulingDisabled"));
     let bare = json!({"metadata": {"name": "new"}});
     assert_eq!(
         row("", "nodes", bare),
@@ -731,18 +561,7 @@ fn nodes() {
 fn core_events() {
     assert_eq!(
         headers("", "events"),
-        [
-            "Last Seen",
-            "Type",
-            "Reason",
-            "Object",
-            "Subobject",
-            "Source",
-            "Message",
-            "First Seen",
-            "Count",
-            "Name"
-        ]
+        ["Last Seen", "Type", "Reason", "Object", "Subobject", "Source", "Message", "First Seen", "Count", "Name"]
     );
     assert_eq!(columns("", "events")[9].priority, 1);
     let e = json!({
@@ -796,10 +615,7 @@ fn core_events() {
         ]
     );
     let bare = json!({"metadata": {"name": "x"}, "involvedObject": {"kind": "Namespace"}});
-    assert_eq!(
-        row("", "events", bare)[..4],
-        [json!("<unknown>"), json!(""), json!(""), json!("namespace")]
-    );
+    assert_eq!(row("", "events", bare)[..4], [json!("<unknown>"), json!(""), json!(""), json!("namespace")]);
     assert_eq!(row("", "events", json!({}))[8], json!(1));
 }
 
@@ -879,14 +695,7 @@ fn persistent_volumes_and_claims() {
     let deleting = json!({"metadata": m, "spec": {}, "status": {"phase": "Released"}});
     assert_eq!(
         row("", "persistentvolumes", deleting)[1..7],
-        [
-            json!("0"),
-            json!(""),
-            json!("Retain"),
-            json!("Terminating"),
-            json!(""),
-            json!("legacy")
-        ]
+        [json!("0"), json!(""), json!("Retain"), json!("Terminating"), json!(""), json!("legacy")]
     );
 
     assert_eq!(
@@ -964,22 +773,13 @@ fn storage_classes() {
         "allowVolumeExpansion": true});
     assert_eq!(
         row("storage.k8s.io", "storageclasses", sc)[..5],
-        [
-            json!("fast"),
-            json!("csi.example.com"),
-            json!("Retain"),
-            json!("Immediate"),
-            json!(true)
-        ]
+        [json!("fast"), json!("csi.example.com"), json!("Retain"), json!("Immediate"), json!(true)]
     );
 }
 
 #[test]
 fn ingresses_and_network_policies() {
-    assert_eq!(
-        headers("networking.k8s.io", "ingresses"),
-        ["Name", "Class", "Hosts", "Address", "Ports", "Age"]
-    );
+    assert_eq!(headers("networking.k8s.io", "ingresses"), ["Name", "Class", "Hosts", "Address", "Ports", "Age"]);
     let ing = json!({
         "metadata": meta("web", "2d"),
         "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["a.example.com"]}],
@@ -1004,16 +804,10 @@ fn ingresses_and_network_policies() {
         [json!("<none>"), json!("*"), json!(""), json!("80")]
     );
     let np = json!({"metadata": meta("deny-all", "1h"), "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
-    assert_eq!(
-        row("networking.k8s.io", "networkpolicies", np),
-        [json!("deny-all"), json!("<none>"), json!("60m")]
-    );
+    assert_eq!(row("networking.k8s.io", "networkpolicies", np), [json!("deny-all"), json!("<none>"), json!("60m")]);
     let np = json!({"metadata": meta("db", "1h"),
         "spec": {"podSelector": {"matchLabels": {"app": "db"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]}]}}});
-    assert_eq!(
-        row("networking.k8s.io", "networkpolicies", np)[1],
-        json!("app=db,tier in (a,b)")
-    );
+    assert_eq!(row("networking.k8s.io", "networkpolicies", np)[1], json!("app=db,tier in (a,b)"));
     let ic = json!({"metadata": meta("nginx", "1h"), "spec": {"controller": "k8s.io/ingress-nginx",
         "parameters": {"apiGroup": "k8s.example.com", "kind": "IngressParameters", "name": "external-lb"}}});
     assert_eq!(
@@ -1029,26 +823,12 @@ fn ingresses_and_network_policies() {
 
 #[test]
 fn rbac() {
+    assert_eq!(headers("rbac.authorization.k8s.io", "roles"), ["Name", "Created At"]);
+    assert_eq!(columns("rbac.authorization.k8s.io", "clusterroles")[1].type_, "date");
+    let role = json!({"metadata": {"name": "pod-reader", "creationTimestamp": "2025-05-30T08:15:00Z"}});
+    assert_eq!(row("rbac.authorization.k8s.io", "roles", role), [json!("pod-reader"), json!("2025-05-30T08:15:00Z")]);
     assert_eq!(
-        headers("rbac.authorization.k8s.io", "roles"),
-        ["Name", "Created At"]
-    );
-    assert_eq!(
-        columns("rbac.authorization.k8s.io", "clusterroles")[1].type_,
-        "date"
-    );
-    let role =
-        json!({"metadata": {"name": "pod-reader", "creationTimestamp": "2025-05-30T08:15:00Z"}});
-    assert_eq!(
-        row("rbac.authorization.k8s.io", "roles", role),
-        [json!("pod-reader"), json!("2025-05-30T08:15:00Z")]
-    );
-    assert_eq!(
-        row(
-            "rbac.authorization.k8s.io",
-            "clusterroles",
-            json!({"metadata": {"name": "x"}})
-        ),
+        row("rbac.authorization.k8s.io", "clusterroles", json!({"metadata": {"name": "x"}})),
         [json!("x"), json!("0001-01-01T00:00:00Z")]
     );
     assert_eq!(
@@ -1079,71 +859,35 @@ fn rbac() {
 
 #[test]
 fn small_cluster_resources() {
-    let lease =
-        json!({"metadata": meta("kube-scheduler", "30d"), "spec": {"holderIdentity": "cp-1_8d3e"}});
+    let lease = json!({"metadata": meta("kube-scheduler", "30d"), "spec": {"holderIdentity": "cp-1_8d3e"}});
     assert_eq!(
         row("coordination.k8s.io", "leases", lease),
         [json!("kube-scheduler"), json!("cp-1_8d3e"), json!("30d")]
     );
-    assert_eq!(
-        row(
-            "coordination.k8s.io",
-            "leases",
-            json!({"metadata": meta("l", "1s")})
-        )[1],
-        json!("")
-    );
+    assert_eq!(row("coordination.k8s.io", "leases", json!({"metadata": meta("l", "1s")}))[1], json!(""));
     let pc = json!({"metadata": meta("system-node-critical", "30d"), "value": 2000001000});
     assert_eq!(
         row("scheduling.k8s.io", "priorityclasses", pc),
-        [
-            json!("system-node-critical"),
-            json!(2000001000),
-            json!(false),
-            json!("30d"),
-            json!("PreemptLowerPriority")
-        ]
+        [json!("system-node-critical"), json!(2000001000), json!(false), json!("30d"), json!("PreemptLowerPriority")]
     );
     let pdb = json!({"metadata": meta("web", "1h"), "spec": {"maxUnavailable": "25%"},
         "status": {"disruptionsAllowed": 1}});
     assert_eq!(
         row("policy", "poddisruptionbudgets", pdb),
-        [
-            json!("web"),
-            json!("N/A"),
-            json!("25%"),
-            json!(1),
-            json!("60m")
-        ]
+        [json!("web"), json!("N/A"), json!("25%"), json!(1), json!("60m")]
     );
     let hook = json!({"metadata": meta("cert-manager-webhook", "2d"), "webhooks": [{"name": "a"}, {"name": "b"}]});
     assert_eq!(
-        row(
-            "admissionregistration.k8s.io",
-            "validatingwebhookconfigurations",
-            hook
-        ),
+        row("admissionregistration.k8s.io", "validatingwebhookconfigurations", hook),
         [json!("cert-manager-webhook"), json!(2), json!("2d")]
     );
     let rc = json!({"metadata": meta("runc", "1d"), "handler": "runc"});
-    assert_eq!(
-        row("node.k8s.io", "runtimeclasses", rc),
-        [json!("runc"), json!("runc"), json!("24h")]
-    );
+    assert_eq!(row("node.k8s.io", "runtimeclasses", rc), [json!("runc"), json!("runc"), json!("24h")]);
     let rc = json!({"metadata": meta("old", "1d"), "spec": {"replicas": 2, "selector": {"app": "old"},
         "template": {"spec": {"containers": [{"name": "a", "image": "a:1"}]}}}, "status": {"replicas": 2}});
     assert_eq!(
         row("", "replicationcontrollers", rc),
-        [
-            json!("old"),
-            json!(2),
-            json!(2),
-            json!(0),
-            json!("24h"),
-            json!("a"),
-            json!("a:1"),
-            json!("app=old")
-        ]
+        [json!("old"), json!(2), json!(2), json!(0), json!("24h"), json!("a"), json!("a:1"), json!("app=old")]
     );
 }
 
@@ -1151,27 +895,15 @@ fn small_cluster_resources() {
 fn fallbacks() {
     // Built-in types without a printer use the API server's default convertor.
     assert_eq!(headers("", "limitranges"), ["Name", "Created At"]);
-    assert_eq!(
-        headers("apiextensions.k8s.io", "customresourcedefinitions"),
-        ["Name", "Created At"]
-    );
+    assert_eq!(headers("apiextensions.k8s.io", "customresourcedefinitions"), ["Name", "Created At"]);
     // Custom resources without printer columns get the CRD handler's Name + Age.
     let cols = columns("example.com", "widgets");
-    assert_eq!(
-        cols.iter().map(|c| (c.name, c.type_)).collect::<Vec<_>>(),
-        [("Name", "string"), ("Age", "date")]
-    );
+    assert_eq!(cols.iter().map(|c| (c.name, c.type_)).collect::<Vec<_>>(), [("Name", "string"), ("Age", "date")]);
     let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta("w1", "3h")});
     assert_eq!(row("example.com", "widgets", w), [json!("w1"), json!("3h")]);
-    assert_eq!(
-        row("example.com", "widgets", json!({"metadata": {"name": "w"}})),
-        [json!("w"), json!(null)]
-    );
+    assert_eq!(row("example.com", "widgets", json!({"metadata": {"name": "w"}})), [json!("w"), json!(null)]);
     let bad = json!({"metadata": {"name": "w", "creationTimestamp": "soon"}});
-    assert_eq!(
-        row("example.com", "widgets", bad),
-        [json!("w"), json!("<invalid>")]
-    );
+    assert_eq!(row("example.com", "widgets", bad), [json!("w"), json!("<invalid>")]);
 }
 
 #[test]

@@ -45,8 +45,7 @@ impl<'a> Obj<'a> {
     pub(crate) fn opt_int(self, path: &[&str]) -> Option<i64> {
         let v = self.at(path)?;
         // Integers written by other JSON encoders may arrive as 3.0.
-        v.as_i64()
-            .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
     }
 
     pub(crate) fn int(self, path: &[&str]) -> i64 {
@@ -71,10 +70,7 @@ impl<'a> Obj<'a> {
 
     /// Items of a string array at `path`, skipping non-strings.
     pub(crate) fn strs(self, path: &[&str]) -> Vec<&'a str> {
-        self.list(path)
-            .into_iter()
-            .filter_map(|o| o.0.as_str())
-            .collect()
+        self.list(path).into_iter().filter_map(|o| o.0.as_str()).collect()
     }
 
     pub(crate) fn map(self, path: &[&str]) -> Option<&'a Map<String, Value>> {

@@ -48,7 +48,8 @@ impl Api {
             let m = meta::metadata_mut(&mut obj);
             m.insert("uid".into(), json!(uid));
             m.insert("creationTimestamp".into(), json!(meta::now()));
-            for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "managedFields", "selfLink"] {
+            for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "managedFields", "selfLink"]
+            {
                 m.remove(f);
             }
             if rt.has_generation() {
@@ -107,10 +108,8 @@ impl Api {
         let mut used_ports = std::collections::HashSet::new();
         let mut after: Option<(String, String)> = None;
         loop {
-            let page = self
-                .store
-                .list("/services", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000)
-                .await?;
+            let page =
+                self.store.list("/services", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000).await?;
             for s in &page.items {
                 if let Some(ip) = s["spec"]["clusterIP"].as_str() {
                     used_ips.insert(ip.to_string());
@@ -146,7 +145,11 @@ impl Api {
                         "",
                         "Service",
                         &name,
-                        vec![Cause::invalid(format!("spec.ports[{i}].nodePort"), &p["nodePort"], "provided port is already allocated")],
+                        vec![Cause::invalid(
+                            format!("spec.ports[{i}].nodePort"),
+                            &p["nodePort"],
+                            "provided port is already allocated",
+                        )],
                     ));
                 }
             }
@@ -266,10 +269,8 @@ fn default_tolerations(spec: &mut serde_json::Map<String, Value>) {
 /// Guaranteed when every container limits cpu and memory and requests equal
 /// limits; BestEffort when nothing is requested or limited; else Burstable.
 pub fn qos_class(spec: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["initContainers", "containers"]
-        .iter()
-        .flat_map(|l| spec[*l].as_array().into_iter().flatten())
-        .collect();
+    let containers: Vec<&Value> =
+        ["initContainers", "containers"].iter().flat_map(|l| spec[*l].as_array().into_iter().flatten()).collect();
     let mut any = false;
     let mut guaranteed = !containers.is_empty();
     for c in containers {

@@ -11,18 +11,15 @@ pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.i
 
 /// Whether the client asked for aggregated discovery.
 pub fn wants_aggregated(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            a.split(',').any(|part| {
-                let part = part.replace(' ', "");
-                part.starts_with("application/json")
-                    && part.contains("g=apidiscovery.k8s.io")
-                    && part.contains("v=v2")
-                    && part.contains("as=APIGroupDiscoveryList")
-            })
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| {
+        a.split(',').any(|part| {
+            let part = part.replace(' ', "");
+            part.starts_with("application/json")
+                && part.contains("g=apidiscovery.k8s.io")
+                && part.contains("v=v2")
+                && part.contains("as=APIGroupDiscoveryList")
         })
+    })
 }
 
 pub fn api_versions(server_address: &str) -> Value {

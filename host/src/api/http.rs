@@ -45,7 +45,9 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
     };
     // Only known methods become labels, so clients cannot grow the metrics without bound.
     let verb = match method {
-        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::HEAD | Method::OPTIONS => method.as_str(),
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::HEAD | Method::OPTIONS => {
+            method.as_str()
+        }
         _ => "OTHER",
     };
     state.metrics.observe_request(verb, response.status().as_u16(), started.elapsed());
@@ -81,10 +83,7 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
     }
     match path.trim_end_matches('/') {
         "/metrics" => {
-            return Ok((
-                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                state.metrics.render(),
-            )
+            return Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
                 .into_response())
         }
         "/api" => {
@@ -139,11 +138,7 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
     let Some((target, legacy_watch)) = request::parse_path(registry, &path)? else {
         return Err(ApiError::path_not_found());
     };
-    let body = if request::is_write(&method) {
-        read_body(body).await?
-    } else {
-        bytes::Bytes::new()
-    };
+    let body = if request::is_write(&method) { read_body(body).await? } else { bytes::Bytes::new() };
     resource(state, method, target, legacy_watch, query, headers, body).await
 }
 
@@ -180,11 +175,7 @@ async fn health(state: &HttpState, path: &str, query: &Query) -> Response {
 }
 
 fn aggregated(doc: Value) -> Response {
-    (
-        StatusCode::OK,
-        [(axum::http::header::CONTENT_TYPE, discovery::AGGREGATED_CONTENT_TYPE)],
-        doc.to_string(),
-    )
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, discovery::AGGREGATED_CONTENT_TYPE)], doc.to_string())
         .into_response()
 }
 
@@ -249,7 +240,11 @@ async fn resource(
         Some("scale") if rt.scale => {}
         Some("finalize") if rt.is("", "namespaces") && method == Method::PUT => {}
         Some(other) => {
-            return Err(ApiError::not_found(rt.group, &format!("{}/{other}", rt.plural), target.name.as_deref().unwrap_or("")))
+            return Err(ApiError::not_found(
+                rt.group,
+                &format!("{}/{other}", rt.plural),
+                target.name.as_deref().unwrap_or(""),
+            ))
         }
     }
     let repr = request::representation(&headers)?;
@@ -275,7 +270,9 @@ async fn resource(
         }
         (&Method::GET, Some(name)) => {
             if legacy_watch || query.flag("watch") {
-                return Err(ApiError::bad_request("watch a single object with fieldSelector=metadata.name=NAME on the collection"));
+                return Err(ApiError::bad_request(
+                    "watch a single object with fieldSelector=metadata.name=NAME on the collection",
+                ));
             }
             let obj = api.get(rt, ns, name).await?;
             let value = if sub == Some("scale") {
@@ -324,7 +321,11 @@ async fn resource(
         }
         (&Method::DELETE, Some(name)) => {
             if sub.is_some() {
-                return Err(ApiError::method_not_allowed(format!("DELETE is not supported on {}/{}", rt.plural, sub.unwrap_or(""))));
+                return Err(ApiError::method_not_allowed(format!(
+                    "DELETE is not supported on {}/{}",
+                    rt.plural,
+                    sub.unwrap_or("")
+                )));
             }
             let opts = delete_options(&query, &body, &headers)?;
             match api.delete(rt, ns, name, &opts).await? {
@@ -341,7 +342,11 @@ async fn resource(
                 // Still there, waiting on finalizers: 200 with the object, as Kubernetes
                 // answers (202 only for the legacy orphanDependents=false).
                 Outcome::Written(obj) | Outcome::Unchanged(obj) => {
-                    let code = if query.get("orphanDependents") == Some("false") { StatusCode::ACCEPTED } else { StatusCode::OK };
+                    let code = if query.get("orphanDependents") == Some("false") {
+                        StatusCode::ACCEPTED
+                    } else {
+                        StatusCode::OK
+                    };
                     Ok(json_response(code, &obj, &headers, &[]))
                 }
             }
@@ -363,7 +368,9 @@ async fn resource(
             "POST is not supported on a single {}; create through the collection",
             rt.singular
         ))),
-        (_, None) => Err(ApiError::method_not_allowed(format!("{method} is not supported on a collection of {}", rt.plural))),
+        (_, None) => {
+            Err(ApiError::method_not_allowed(format!("{method} is not supported on a collection of {}", rt.plural)))
+        }
         (_, Some(_)) => Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", rt.plural))),
     }
 }

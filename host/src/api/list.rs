@@ -59,7 +59,9 @@ fn decode_continue(token: &str) -> ApiResult<Continue> {
         .decode(token)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| ApiError::bad_request("continue key is not valid: it was not issued by this server for this list"))
+        .ok_or_else(|| {
+            ApiError::bad_request("continue key is not valid: it was not issued by this server for this list")
+        })
 }
 
 impl Api {
@@ -71,9 +73,8 @@ impl Api {
         }
         if let (Some(rv), Some(m)) = (opts.resource_version.as_deref(), opts.resource_version_match.as_deref()) {
             let current = self.store.revision().await?;
-            let wanted: i64 = rv
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
+            let wanted: i64 =
+                rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?;
             match m {
                 "NotOlderThan" if wanted > current => {
                     return Err(ApiError::gone(format!("Too large resource version: {wanted}, current: {current}")))
@@ -97,10 +98,8 @@ impl Api {
         let mut revision = None;
         let mut continue_from = None;
         'pages: loop {
-            let page = self
-                .store
-                .list(&store_key, ns, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), batch)
-                .await?;
+            let page =
+                self.store.list(&store_key, ns, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), batch).await?;
             revision.get_or_insert(page.revision);
             let count = page.items.len();
             for (i, item) in page.items.into_iter().enumerate() {
@@ -131,7 +130,12 @@ impl Api {
     }
 
     /// Every matching object, all pages.
-    pub async fn list_all(&self, rt: &ResourceType, namespace: Option<&str>, opts: &ListOptions) -> ApiResult<Vec<Value>> {
+    pub async fn list_all(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> ApiResult<Vec<Value>> {
         let mut opts = opts.clone();
         opts.limit = None;
         opts.continue_token = None;

@@ -98,13 +98,7 @@ impl Api {
 
     /// Reads the current object, decides, and writes the decision atomically.
     /// With `dry_run` the decision is computed the same way but not written.
-    pub(crate) async fn commit<F>(
-        &self,
-        rt: &ResourceType,
-        key: &Key,
-        dry_run: bool,
-        decide: F,
-    ) -> ApiResult<Outcome>
+    pub(crate) async fn commit<F>(&self, rt: &ResourceType, key: &Key, dry_run: bool, decide: F) -> ApiResult<Outcome>
     where
         F: FnOnce(Option<Value>) -> ApiResult<Decision>,
     {

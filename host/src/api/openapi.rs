@@ -71,7 +71,8 @@ fn hex(bytes: &[u8]) -> String {
 /// The schemas of `types` and everything they reference, annotated with
 /// group-version-kind and the strategic-merge-patch keys.
 fn schemas_for(types: &[&ResourceType], prefix: &str, v3: bool) -> Value {
-    let mut settings = if v3 { schemars::generate::SchemaSettings::openapi3() } else { schemars::generate::SchemaSettings::draft07() };
+    let mut settings =
+        if v3 { schemars::generate::SchemaSettings::openapi3() } else { schemars::generate::SchemaSettings::draft07() };
     settings.definitions_path = prefix.to_string().into();
     let mut generator = settings.into_generator();
     for rt in types {
@@ -145,7 +146,12 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
     let write_params = |v3: bool| {
         vec![
             parameter("dryRun", "query", "When present, indicates that modifications should not be persisted.", v3),
-            parameter("fieldManager", "query", "A name associated with the actor or entity that is making these changes.", v3),
+            parameter(
+                "fieldManager",
+                "query",
+                "A name associated with the actor or entity that is making these changes.",
+                v3,
+            ),
             parameter(
                 "fieldValidation",
                 "query",
@@ -156,7 +162,12 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
     };
     let mut path_params = vec![parameter("name", "path", &format!("name of the {}", rt.kind), v3)];
     if rt.namespaced {
-        path_params.push(parameter("namespace", "path", "object name and auth scope, such as for teams and projects", v3));
+        path_params.push(parameter(
+            "namespace",
+            "path",
+            "object name and auth scope, such as for teams and projects",
+            v3,
+        ));
     }
     let mut coll = json!({
         "get": op("list", "list", vec![]),
@@ -164,13 +175,14 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
         "delete": op("deletecollection", "deletecollection", vec![]),
     });
     if rt.namespaced {
-        coll["parameters"] = json!([parameter("namespace", "path", "object name and auth scope, such as for teams and projects", v3)]);
+        coll["parameters"] =
+            json!([parameter("namespace", "path", "object name and auth scope, such as for teams and projects", v3)]);
     }
     paths.insert(collection.clone(), coll);
     let mut patch = op("patch", "patch", write_params(v3));
-    patch["parameters"].as_array_mut().map(|p| {
-        p.push(parameter("force", "query", "Force is going to \"force\" Apply requests.", v3))
-    });
+    patch["parameters"]
+        .as_array_mut()
+        .map(|p| p.push(parameter("force", "query", "Force is going to \"force\" Apply requests.", v3)));
     paths.insert(
         item,
         json!({

@@ -79,7 +79,9 @@ impl Api {
                 let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
                 let patched = apply_patch(&old, &patch, patch_type, rt.kind)?;
                 if !patched.is_object() {
-                    return Err(ApiError::unprocessable("the patch turned the object into something that is not an object"));
+                    return Err(ApiError::unprocessable(
+                        "the patch turned the object into something that is not an object",
+                    ));
                 }
                 let wanted_rv = meta::resource_version(&patched);
                 if !wanted_rv.is_empty() && wanted_rv != meta::resource_version(&old) {
@@ -87,7 +89,10 @@ impl Api {
                 }
                 for (field, expected) in [("apiVersion", rt.api_version()), ("kind", rt.kind.to_string())] {
                     if patched[field].as_str() != Some(expected.as_str()) {
-                        return Err(ApiError::bad_request(format!("a patch may not change {field} (to {})", patched[field])));
+                        return Err(ApiError::bad_request(format!(
+                            "a patch may not change {field} (to {})",
+                            patched[field]
+                        )));
                     }
                 }
                 let (decision, w) = update::finish(rt, old, patched, subresource, opts.field_validation)?;

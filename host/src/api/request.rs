@@ -46,7 +46,9 @@ pub fn parse_path<'r>(registry: &'r Registry, path: &str) -> ApiResult<Option<(T
     let used = match rest {
         ["namespaces", _, plural, ..] if known(plural).is_some_and(|rt| rt.namespaced) => 2,
         _ => 0,
-    } + 1 + usize::from(name.is_some()) + usize::from(subresource.is_some());
+    } + 1
+        + usize::from(name.is_some())
+        + usize::from(subresource.is_some());
     if rest.len() > used {
         return Err(ApiError::path_not_found());
     }
@@ -59,12 +61,7 @@ pub fn parse_path<'r>(registry: &'r Registry, path: &str) -> ApiResult<Option<(T
         return Err(ApiError::path_not_found());
     }
     Ok(Some((
-        Target {
-            rt,
-            namespace,
-            name: name.map(str::to_string),
-            subresource: subresource.map(str::to_string),
-        },
+        Target { rt, namespace, name: name.map(str::to_string), subresource: subresource.map(str::to_string) },
         legacy_watch,
     )))
 }
@@ -93,10 +90,9 @@ impl Query {
     pub fn int(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("invalid value for query parameter {key}: {v:?} is not an integer"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!("invalid value for query parameter {key}: {v:?} is not an integer"))
+            }),
         }
     }
 
@@ -104,7 +100,9 @@ impl Query {
         match self.get("dryRun") {
             None => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!("unsupported dryRun value {other:?}: only \"All\" is supported"))),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("unsupported dryRun value {other:?}: only \"All\" is supported")))
+            }
         }
     }
 
@@ -199,40 +197,32 @@ pub enum Representation {
 
 pub fn representation(headers: &HeaderMap) -> ApiResult<Representation> {
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
-    let mut json_ok = false;
-    let mut saw_protobuf_only = true;
+    let mut plain = false;
     for part in accept.split(',') {
         let mut pieces = part.split(';').map(str::trim);
         let media = pieces.next().unwrap_or("");
+        if !matches!(media, "application/json" | "application/yaml" | "*/*" | "application/*" | "") {
+            // Protobuf and the like: we answer in JSON if the client allows it elsewhere.
+            continue;
+        }
         let params: HashMap<&str, &str> = pieces.filter_map(|p| p.split_once('=')).collect();
-        match media {
-            "application/json" | "application/yaml" | "*/*" | "application/*" | "" => {
-                saw_protobuf_only = false;
-                match params.get("as") {
-                    Some(&"Table") if params.get("g") == Some(&"meta.k8s.io") => return Ok(Representation::Table),
-                    Some(&"PartialObjectMetadata") | Some(&"PartialObjectMetadataList")
-                        if params.get("g") == Some(&"meta.k8s.io") =>
-                    {
-                        return Ok(Representation::Metadata)
-                    }
-                    Some(_) => {}
-                    None => json_ok = true,
-                }
+        match (params.get("as"), params.get("g")) {
+            (None, _) => plain = true,
+            (Some(&"Table"), Some(&"meta.k8s.io")) => return Ok(Representation::Table),
+            (Some(&"PartialObjectMetadata" | &"PartialObjectMetadataList"), Some(&"meta.k8s.io")) => {
+                return Ok(Representation::Metadata)
             }
+            // Another `as=` this server does not produce: try the next choice.
             _ => {}
         }
     }
-    if json_ok || !saw_protobuf_only {
-        if json_ok {
-            return Ok(Representation::Object);
-        }
-        return Err(ApiError::not_acceptable(format!(
+    if plain {
+        Ok(Representation::Object)
+    } else {
+        Err(ApiError::not_acceptable(format!(
             "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {accept})"
-        )));
+        )))
     }
-    Err(ApiError::not_acceptable(
-        "only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io",
-    ))
 }
 
 /// Whether the client wants YAML back.

@@ -66,7 +66,11 @@ impl Api {
                         "autoscaling",
                         "Scale",
                         name,
-                        vec![super::error::Cause::invalid("spec.replicas", &wanted["spec"]["replicas"], "must be greater than or equal to 0")],
+                        vec![super::error::Cause::invalid(
+                            "spec.replicas",
+                            &wanted["spec"]["replicas"],
+                            "must be greater than or equal to 0",
+                        )],
                     )
                 })?;
                 let mut new = old.clone();

@@ -25,10 +25,7 @@ impl Filter {
                 let parsed = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 for r in parsed.requirements() {
                     if !supported(rt, &r.field) {
-                        return Err(ApiError::bad_request(format!(
-                            "field label not supported: {}",
-                            r.field
-                        )));
+                        return Err(ApiError::bad_request(format!("field label not supported: {}", r.field)));
                     }
                 }
                 Some(parsed)

@@ -51,7 +51,10 @@ impl Api {
                         rt.group,
                         rt.plural,
                         name,
-                        &format!("Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}", meta::uid(&old)),
+                        &format!(
+                            "Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}",
+                            meta::uid(&old)
+                        ),
                     ));
                 }
                 let (decision, w) = finish(rt, old, body, subresource, opts.field_validation)?;
@@ -115,7 +118,15 @@ pub(super) fn finish(
     {
         let old_meta = &old["metadata"];
         let m = meta::metadata_mut(&mut new);
-        for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ] {
             match old_meta.get(f) {
                 Some(v) => m.insert(f.into(), v.clone()),
                 None => m.remove(f),
@@ -135,7 +146,9 @@ pub(super) fn finish(
                 &name,
                 vec![crate::api::error::Cause::forbidden(
                     "metadata.finalizers",
-                    format!("no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"),
+                    format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                    ),
                 )],
             ));
         }
@@ -181,9 +194,8 @@ fn keep_allocated_addresses(old: &Value, new: &mut Value) {
             continue;
         }
         let protocol = port["protocol"].as_str().unwrap_or("TCP").to_string();
-        let same = old_ports
-            .iter()
-            .find(|o| o["port"] == port["port"] && o["protocol"].as_str().unwrap_or("TCP") == protocol);
+        let same =
+            old_ports.iter().find(|o| o["port"] == port["port"] && o["protocol"].as_str().unwrap_or("TCP") == protocol);
         if let (Some(same), Some(p)) = (same, port.as_object_mut()) {
             if !same["nodePort"].is_null() {
                 p.insert("nodePort".into(), same["nodePort"].clone());

@@ -227,7 +227,13 @@ pub async fn serve(
 
 /// How a change shows in this watch: an object entering the selector is
 /// ADDED, one leaving it DELETED; None when the watch does not see it.
-fn visible_as(change: &Change, store_key: &str, namespaced: bool, namespace: Option<&str>, filter: &Filter) -> Option<EventType> {
+fn visible_as(
+    change: &Change,
+    store_key: &str,
+    namespaced: bool,
+    namespace: Option<&str>,
+    filter: &Filter,
+) -> Option<EventType> {
     if change.resource != store_key {
         return None;
     }

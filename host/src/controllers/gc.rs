@@ -174,7 +174,11 @@ async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
         }
         let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
         let ns = namespace_of(&key);
-        log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent (foreground)");
+        log_err(
+            api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()),
+            &key.name,
+            "deleting dependent (foreground)",
+        );
     }
 }
 

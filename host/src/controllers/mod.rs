@@ -1,7 +1,9 @@
 //! Controllers that are part of the API's own semantics: garbage collection
 //! of dependents and namespace termination. Each one follows the change log
-//! (never the store directly) and resyncs periodically, so a missed or
-//! failed step is retried.
+//! and resyncs periodically, so a missed or failed step is retried. They
+//! write only through the `Api`; to find work they also use two store
+//! lookups the API has no verb for (everything in a namespace, objects that
+//! mention an owner's uid).
 
 mod gc;
 mod namespace;

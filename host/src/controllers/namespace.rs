@@ -70,7 +70,9 @@ async fn reconcile(api: &Api, ns: &Value) {
         match api.delete(rt, Some(&name), &key.name, &opts).await {
             Ok(_) => {}
             Err(e) if e.code == 404 => {}
-            Err(e) => tracing::warn!(namespace = %name, object = %key.name, error = %e.message, "deleting namespace content failed"),
+            Err(e) => {
+                tracing::warn!(namespace = %name, object = %key.name, error = %e.message, "deleting namespace content failed")
+            }
         }
     }
 }

@@ -83,7 +83,8 @@ fn entry<T>(spec: Spec) -> ResourceType
 where
     T: Resource + codec::Decodable + 'static,
 {
-    let namespaced = std::any::TypeId::of::<T::Scope>() == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>();
+    let namespaced =
+        std::any::TypeId::of::<T::Scope>() == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>();
     ResourceType {
         group: T::GROUP,
         version: T::VERSION,
@@ -189,7 +190,11 @@ impl Registry {
         out
     }
 
-    pub fn in_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a ResourceType> + 'a {
+    pub fn in_group_version<'a>(
+        &'a self,
+        group: &'a str,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceType> + 'a {
         self.types.iter().filter(move |t| t.group == group && t.version == version)
     }
 }

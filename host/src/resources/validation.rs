@@ -59,7 +59,11 @@ fn metadata(rt: &ResourceType, obj: &Value, errs: &mut Vec<Cause>) {
     let meta = &obj["metadata"];
     let name = meta["name"].as_str().unwrap_or("");
     if name.is_empty() {
-        errs.push(Cause { reason: "FieldValueRequired", field: "metadata.name".into(), message: "Required value: name or generateName is required".into() });
+        errs.push(Cause {
+            reason: "FieldValueRequired",
+            field: "metadata.name".into(),
+            message: "Required value: name or generateName is required".into(),
+        });
     } else {
         let problems = match (rt.group, rt.plural) {
             // These names end up in DNS labels or as path segments of their own.
@@ -149,7 +153,9 @@ fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause
         errs.push(Cause::required(format!("{at}.containers")));
     }
     let mut seen = std::collections::HashSet::new();
-    for (list, items) in [("initContainers", spec["initContainers"].as_array()), ("containers", Some(&containers.to_vec()))] {
+    for (list, items) in
+        [("initContainers", spec["initContainers"].as_array()), ("containers", Some(&containers.to_vec()))]
+    {
         for (i, c) in items.into_iter().flatten().enumerate() {
             let path = format!("{at}.{list}[{i}]");
             match c["name"].as_str() {
@@ -206,7 +212,9 @@ fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause
             }
         }
     }
-    for (list, items) in [("initContainers", spec["initContainers"].as_array()), ("containers", spec["containers"].as_array())] {
+    for (list, items) in
+        [("initContainers", spec["initContainers"].as_array()), ("containers", spec["containers"].as_array())]
+    {
         for (i, c) in items.into_iter().flatten().enumerate() {
             for (j, m) in c["volumeMounts"].as_array().into_iter().flatten().enumerate() {
                 let name = m["name"].as_str().unwrap_or("");
@@ -305,7 +313,11 @@ fn selector(spec: &Value, template_labels: &Value, at: &str, errs: &mut Vec<Caus
 fn replicas(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     if let Some(r) = spec["replicas"].as_i64() {
         if r < 0 {
-            errs.push(Cause::invalid(format!("{at}.replicas"), &spec["replicas"], "must be greater than or equal to 0"));
+            errs.push(Cause::invalid(
+                format!("{at}.replicas"),
+                &spec["replicas"],
+                "must be greater than or equal to 0",
+            ));
         }
     }
 }
@@ -336,7 +348,10 @@ fn workload(rt: &ResourceType, spec: &Value, errs: &mut Vec<Cause>) {
             errs.push(Cause::unsupported("spec.strategy.type", ty, &ok));
         }
         if ty.as_str() == Some("Recreate") && !spec["strategy"]["rollingUpdate"].is_null() {
-            errs.push(Cause::forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"));
+            errs.push(Cause::forbidden(
+                "spec.strategy.rollingUpdate",
+                "may not be specified when strategy `type` is 'Recreate'",
+            ));
         }
     }
 }
@@ -369,9 +384,10 @@ fn cronjob(spec: &Value, errs: &mut Vec<Cause>) {
 /// Checks the shape of a cron schedule: five fields or a @descriptor.
 pub fn cron_fields(s: &str) -> Result<(), String> {
     let s = s.trim();
-    let s = s.strip_prefix("TZ=").or_else(|| s.strip_prefix("CRON_TZ=")).map_or(s, |rest| {
-        rest.split_once(' ').map_or("", |(_, sched)| sched)
-    });
+    let s = s
+        .strip_prefix("TZ=")
+        .or_else(|| s.strip_prefix("CRON_TZ="))
+        .map_or(s, |rest| rest.split_once(' ').map_or("", |(_, sched)| sched));
     if s.starts_with('@') {
         return match s {
             "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
@@ -573,9 +589,14 @@ mod tests {
         let cm = json!({"metadata": {"name": "Foo_Bar", "namespace": "default"}});
         let causes = validate(rt("", "configmaps"), &cm, None);
         assert_eq!(fields(&causes), ["metadata.name"]);
-        assert!(causes[0].render().starts_with("metadata.name: Invalid value: \"Foo_Bar\": a lowercase RFC 1123 subdomain"));
+        assert!(causes[0]
+            .render()
+            .starts_with("metadata.name: Invalid value: \"Foo_Bar\": a lowercase RFC 1123 subdomain"));
         let missing = json!({"metadata": {"namespace": "default"}});
-        assert_eq!(validate(rt("", "configmaps"), &missing, None)[0].render(), "metadata.name: Required value: name or generateName is required");
+        assert_eq!(
+            validate(rt("", "configmaps"), &missing, None)[0].render(),
+            "metadata.name: Required value: name or generateName is required"
+        );
     }
 
     #[test]

@@ -46,14 +46,11 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".skiff"))
 }
 
-
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
-    let datastore = args
-        .datastore
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("skiff.db").display()));
+    let datastore =
+        args.datastore.clone().unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("skiff.db").display()));
     let host = if args.listen.ip().is_unspecified() { "127.0.0.1".to_string() } else { args.listen.ip().to_string() };
     let url_host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
     let server_url = format!("https://{url_host}:{}", args.listen.port());
@@ -78,12 +75,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let creds = pki::ensure(&data_dir, &server_url, &names).context("creating credentials")?;
 
-    let store = Store::open(&datastore).await.with_context(|| format!("opening the datastore {}", redact(&datastore)))?;
+    let store =
+        Store::open(&datastore).await.with_context(|| format!("opening the datastore {}", redact(&datastore)))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let api = Api::new(store.clone(), shutdown_rx);
     bootstrap(&api).await?;
     crate::controllers::spawn_all(api.clone());
-    spawn_compaction(store.clone(), args.watch_history, Duration::from_secs(args.compaction_interval.max(1)), api.shutdown.clone());
+    spawn_compaction(
+        store.clone(),
+        args.watch_history,
+        Duration::from_secs(args.compaction_interval.max(1)),
+        api.shutdown.clone(),
+    );
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem(creds.cert_pem.into_bytes(), creds.key_pem.into_bytes())
@@ -99,7 +102,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let handle = axum_server::Handle::new();
     // Without TCP_NODELAY small HTTP/2 frames wait on delayed ACKs (~40 ms each).
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor);
-    let server = axum_server::bind(args.listen).acceptor(acceptor).handle(handle.clone()).serve(app.into_make_service());
+    let server =
+        axum_server::bind(args.listen).acceptor(acceptor).handle(handle.clone()).serve(app.into_make_service());
     let server = tokio::spawn(server);
     match handle.listening().await {
         Some(addr) => {

@@ -34,7 +34,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
 /// Writes a file readable by its owner only (keys, tokens, kubeconfigs).
 fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
     let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
+    let mut f =
+        fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io(&tmp))?;
     f.write_all(contents.as_bytes()).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     // Rename so a crash never leaves a half-written credential behind.

@@ -95,8 +95,10 @@ impl Store {
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             use sqlx::Executor;
-                            conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;")
-                                .await?;
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                            )
+                            .await?;
                             Ok(())
                         })
                     })
@@ -191,15 +193,21 @@ impl Store {
     /// Objects of any resource in `namespace` (all namespaces when None) whose
     /// stored JSON contains `needle`; callers re-check the match. Used to find
     /// dependents of an owner by uid without a secondary index.
-    pub async fn scan_containing(&self, namespace: Option<&str>, needle: &str) -> Result<Vec<(Key, Value)>, StoreError> {
+    pub async fn scan_containing(
+        &self,
+        namespace: Option<&str>,
+        needle: &str,
+    ) -> Result<Vec<(Key, Value)>, StoreError> {
         let pattern = format!("%{}%", needle.replace(['%', '_'], ""));
         let rows = match namespace {
             Some(ns) => {
-                sqlx::query("SELECT resource, namespace, name, value FROM objects WHERE namespace = $1 AND value LIKE $2")
-                    .bind(ns)
-                    .bind(pattern)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(
+                    "SELECT resource, namespace, name, value FROM objects WHERE namespace = $1 AND value LIKE $2",
+                )
+                .bind(ns)
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
                 sqlx::query("SELECT resource, namespace, name, value FROM objects WHERE value LIKE $1")
@@ -305,16 +313,18 @@ impl Store {
                     .map_err(StoreError::from)?;
             }
         }
-        sqlx::query("INSERT INTO changes (rv, resource, namespace, name, event, value) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(revision)
-            .bind(&key.resource)
-            .bind(&key.namespace)
-            .bind(&key.name)
-            .bind(event.as_str())
-            .bind(&text)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        sqlx::query(
+            "INSERT INTO changes (rv, resource, namespace, name, event, value) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(revision)
+        .bind(&key.resource)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(event.as_str())
+        .bind(&text)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
         let object = Arc::new(object);
         self.hub.publish(Change {

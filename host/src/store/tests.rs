@@ -88,7 +88,8 @@ async fn create_get_update_delete_with_monotonic_revisions() {
             .expect(&backend)
             .expect("written");
         assert!(rv(&updated) > r1, "{backend}: revision must grow");
-        let deleted = store.mutate::<StoreError, _>(&key, |_| Ok(Decision::Delete)).await.expect(&backend).expect("deleted");
+        let deleted =
+            store.mutate::<StoreError, _>(&key, |_| Ok(Decision::Delete)).await.expect(&backend).expect("deleted");
         assert!(rv(&deleted) > rv(&updated));
         assert!(store.get(&key).await.expect(&backend).is_none());
         assert!(store.revision().await.expect(&backend) >= rv(&deleted));
@@ -174,8 +175,12 @@ async fn watch_resumes_from_memory_and_from_the_log_then_gone_after_compaction()
         }
         assert_eq!(names, ["w0", "w1", "w2", "w3", "w4"], "{backend}");
         // Live changes arrive too.
-        store.mutate::<StoreError, _>(&Key::new("/configmaps", "default", "w0"), |_| Ok(Decision::Delete)).await.expect(&backend);
-        let change = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.expect("in time").expect("ok");
+        store
+            .mutate::<StoreError, _>(&Key::new("/configmaps", "default", "w0"), |_| Ok(Decision::Delete))
+            .await
+            .expect(&backend);
+        let change =
+            tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.expect("in time").expect("ok");
         assert_eq!(change.event, EventType::Deleted);
         assert_eq!(change.object["metadata"]["name"], "w0");
 

@@ -122,11 +122,7 @@ impl WatchHub {
         let receiver = hub.sender.subscribe();
         let (complete_after, compacted, mut backlog): (i64, i64, VecDeque<Arc<Change>>) = {
             let ring = hub.ring.lock().unwrap_or_else(|poison| poison.into_inner());
-            (
-                ring.complete_after,
-                ring.compacted,
-                ring.changes.iter().filter(|c| c.revision > after).cloned().collect(),
-            )
+            (ring.complete_after, ring.compacted, ring.changes.iter().filter(|c| c.revision > after).cloned().collect())
         };
         if after < compacted {
             return Err(StoreError::Gone { requested: after, oldest: compacted + 1 });

@@ -106,10 +106,7 @@ impl JsonPatch {
                 go_json_kind(patch)
             )));
         };
-        let operations = items
-            .iter()
-            .map(decode_operation)
-            .collect::<Result<Vec<_>, _>>()?;
+        let operations = items.iter().map(decode_operation).collect::<Result<Vec<_>, _>>()?;
         Ok(JsonPatch { operations })
     }
 
@@ -168,41 +165,24 @@ fn decode_operation(item: &Value) -> Result<Operation, PatchError> {
     let kind = obj.get("op").and_then(Value::as_str).unwrap_or("unknown");
     let path = || string_member(obj, "path", kind);
     let from = || string_member(obj, "from", kind);
-    let value = || {
-        obj.get("value")
-            .cloned()
-            .ok_or_else(|| PatchError::Malformed(format!("{kind} operation is missing value")))
-    };
+    let value =
+        || obj.get("value").cloned().ok_or_else(|| PatchError::Malformed(format!("{kind} operation is missing value")));
     Ok(match kind {
-        "add" => Operation::Add {
-            path: path()?,
-            value: value()?,
-        },
+        "add" => Operation::Add { path: path()?, value: value()? },
         "remove" => Operation::Remove { path: path()? },
-        "replace" => Operation::Replace {
-            path: path()?,
-            value: value()?,
-        },
-        "move" => Operation::Move {
-            from: from()?,
-            path: path()?,
-        },
-        "copy" => Operation::Copy {
-            from: from()?,
-            path: path()?,
-        },
-        "test" => Operation::Test {
-            path: path()?,
-            value: value()?,
-        },
+        "replace" => Operation::Replace { path: path()?, value: value()? },
+        "move" => Operation::Move { from: from()?, path: path()? },
+        "copy" => Operation::Copy { from: from()?, path: path()? },
+        "test" => Operation::Test { path: path()?, value: value()? },
         other => return Err(PatchError::Malformed(format!("Unexpected kind: {other}"))),
     })
 }
 
 fn string_member(obj: &Map<String, Value>, name: &str, kind: &str) -> Result<String, PatchError> {
-    let s = obj.get(name).and_then(Value::as_str).ok_or_else(|| {
-        PatchError::Malformed(format!("{kind} operation failed to decode {name}"))
-    })?;
+    let s = obj
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| PatchError::Malformed(format!("{kind} operation failed to decode {name}")))?;
     // Validates syntax up front so a bad pointer is a 400, not a 422.
     parse_pointer(s)?;
     Ok(s.to_string())
@@ -225,9 +205,7 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, PatchError> {
         return Ok(Vec::new());
     }
     let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(PatchError::Malformed(format!(
-            "JSON pointer must be empty or start with a \"/\": {pointer}"
-        )));
+        return Err(PatchError::Malformed(format!("JSON pointer must be empty or start with a \"/\": {pointer}")));
     };
     rest.split('/')
         .map(|token| {
@@ -241,11 +219,7 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, PatchError> {
                 match chars.next() {
                     Some('0') => out.push('~'),
                     Some('1') => out.push('/'),
-                    _ => {
-                        return Err(PatchError::Malformed(format!(
-                            "invalid JSON pointer escape in {pointer:?}"
-                        )))
-                    }
+                    _ => return Err(PatchError::Malformed(format!("invalid JSON pointer escape in {pointer:?}"))),
                 }
             }
             Ok(out)
@@ -255,9 +229,8 @@ fn parse_pointer(pointer: &str) -> Result<Vec<String>, PatchError> {
 
 // RFC 6901 array indices: decimal, no sign, no leading zeros.
 fn parse_index(token: &str) -> Option<usize> {
-    let ok = !token.is_empty()
-        && token.bytes().all(|b| b.is_ascii_digit())
-        && (token == "0" || !token.starts_with('0'));
+    let ok =
+        !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
     if ok {
         token.parse().ok()
     } else {
@@ -272,9 +245,7 @@ fn missing(op: &str, what: &str, path: &str) -> PatchError {
 }
 
 fn invalid_index(token: &str) -> PatchError {
-    PatchError::Unprocessable(format!(
-        "Unable to access invalid index: {token}: invalid index referenced"
-    ))
+    PatchError::Unprocessable(format!("Unable to access invalid index: {token}: invalid index referenced"))
 }
 
 fn resolve<'a>(doc: &'a Value, tokens: &[String]) -> Option<&'a Value> {
@@ -330,9 +301,7 @@ fn remove(doc: &mut Value, path: &str, op: &str) -> Result<Value, PatchError> {
     };
     match resolve_mut(doc, parents) {
         Some(Value::Object(map)) => map.shift_remove(last).ok_or_else(|| {
-            PatchError::Unprocessable(format!(
-                "Unable to remove nonexistent key: {last}: missing value"
-            ))
+            PatchError::Unprocessable(format!("Unable to remove nonexistent key: {last}: missing value"))
         }),
         Some(Value::Array(items)) => match parse_index(last) {
             Some(i) if i < items.len() => Ok(items.remove(i)),
@@ -377,9 +346,8 @@ fn apply_operation(doc: &mut Value, op: &Operation) -> Result<(), PatchError> {
             add(doc, path, value, "move")
         }
         Operation::Copy { from, path } => {
-            let value = resolve(doc, &parse_pointer(from)?)
-                .cloned()
-                .ok_or_else(|| missing("copy", "from path", from))?;
+            let value =
+                resolve(doc, &parse_pointer(from)?).cloned().ok_or_else(|| missing("copy", "from path", from))?;
             add(doc, path, value, "copy")
         }
         Operation::Test { path, value } => {
@@ -392,9 +360,7 @@ fn apply_operation(doc: &mut Value, op: &Operation) -> Result<(), PatchError> {
             if matches {
                 Ok(())
             } else {
-                Err(PatchError::Unprocessable(format!(
-                    "testing value {path} failed: test failed"
-                )))
+                Err(PatchError::Unprocessable(format!("testing value {path} failed: test failed")))
             }
         }
     }
@@ -412,38 +378,23 @@ mod tests {
     #[test]
     fn rfc6902_appendix_examples() {
         assert_eq!(
-            run(
-                json!({"foo": "bar"}),
-                json!([{"op": "add", "path": "/baz", "value": "qux"}])
-            ),
+            run(json!({"foo": "bar"}), json!([{"op": "add", "path": "/baz", "value": "qux"}])),
             Ok(json!({"baz": "qux", "foo": "bar"}))
         );
         assert_eq!(
-            run(
-                json!({"foo": ["bar", "baz"]}),
-                json!([{"op": "add", "path": "/foo/1", "value": "qux"}])
-            ),
+            run(json!({"foo": ["bar", "baz"]}), json!([{"op": "add", "path": "/foo/1", "value": "qux"}])),
             Ok(json!({"foo": ["bar", "qux", "baz"]}))
         );
         assert_eq!(
-            run(
-                json!({"baz": "qux", "foo": "bar"}),
-                json!([{"op": "remove", "path": "/baz"}])
-            ),
+            run(json!({"baz": "qux", "foo": "bar"}), json!([{"op": "remove", "path": "/baz"}])),
             Ok(json!({"foo": "bar"}))
         );
         assert_eq!(
-            run(
-                json!({"foo": ["bar", "qux", "baz"]}),
-                json!([{"op": "remove", "path": "/foo/1"}])
-            ),
+            run(json!({"foo": ["bar", "qux", "baz"]}), json!([{"op": "remove", "path": "/foo/1"}])),
             Ok(json!({"foo": ["bar", "baz"]}))
         );
         assert_eq!(
-            run(
-                json!({"baz": "qux", "foo": "bar"}),
-                json!([{"op": "replace", "path": "/baz", "value": "boo"}])
-            ),
+            run(json!({"baz": "qux", "foo": "bar"}), json!([{"op": "replace", "path": "/baz", "value": "boo"}])),
             Ok(json!({"baz": "boo", "foo": "bar"}))
         );
         assert_eq!(
@@ -471,17 +422,11 @@ mod tests {
             Ok(json!({"baz": "qux", "foo": ["a", 2, "c"]}))
         );
         assert_eq!(
-            run(
-                json!({"foo": "bar"}),
-                json!([{"op": "add", "path": "/child", "value": {"grandchild": {}}}])
-            ),
+            run(json!({"foo": "bar"}), json!([{"op": "add", "path": "/child", "value": {"grandchild": {}}}])),
             Ok(json!({"foo": "bar", "child": {"grandchild": {}}}))
         );
         assert_eq!(
-            run(
-                json!({"foo": ["bar"]}),
-                json!([{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}])
-            ),
+            run(json!({"foo": ["bar"]}), json!([{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}])),
             Ok(json!({"foo": ["bar", ["abc", "def"]]}))
         );
         assert_eq!(
@@ -492,10 +437,7 @@ mod tests {
             Ok(json!({"/": 9, "~1": 10}))
         );
         assert_eq!(
-            run(
-                json!({"foo": 1}),
-                json!([{"op": "copy", "from": "/foo", "path": "/bar"}])
-            ),
+            run(json!({"foo": 1}), json!([{"op": "copy", "from": "/foo", "path": "/bar"}])),
             Ok(json!({"foo": 1, "bar": 1}))
         );
     }
@@ -529,17 +471,11 @@ mod tests {
         ]);
         assert_eq!(
             apply(&doc, &patch),
-            Err(PatchError::Unprocessable(
-                "Unable to remove nonexistent key: foo: missing value".into()
-            ))
+            Err(PatchError::Unprocessable("Unable to remove nonexistent key: foo: missing value".into()))
         );
         assert_eq!(doc, json!({"spec": {"replicas": 1}}));
 
-        let err = |patch: Value| {
-            run(json!({"a": {"b": [1, 2]}}), patch)
-                .unwrap_err()
-                .to_string()
-        };
+        let err = |patch: Value| run(json!({"a": {"b": [1, 2]}}), patch).unwrap_err().to_string();
         assert_eq!(
             err(json!([{"op": "add", "path": "/x/y", "value": 1}])),
             "add operation does not apply: doc is missing path: \"/x/y\": missing value"
@@ -565,9 +501,7 @@ mod tests {
             "copy operation does not apply: doc is missing from path: \"/nope\": missing value"
         );
         assert!(err(json!([{"op": "add", "path": "/a/b/5", "value": 1}])).contains("invalid index"));
-        assert!(
-            err(json!([{"op": "add", "path": "/a/b/01", "value": 1}])).contains("invalid index")
-        );
+        assert!(err(json!([{"op": "add", "path": "/a/b/01", "value": 1}])).contains("invalid index"));
         assert!(err(json!([{"op": "remove", "path": "/a/b/2"}])).contains("invalid index"));
         assert!(err(json!([{"op": "remove", "path": "/a/b/-"}])).contains("invalid index"));
         assert!(err(json!([{"op": "move", "from": "/a", "path": "/a/b/c"}])).contains("prefix"));
@@ -577,96 +511,32 @@ mod tests {
     #[test]
     fn decode_errors_are_bad_requests() {
         let bad = |patch: Value| JsonPatch::from_value(&patch).unwrap_err();
-        assert_eq!(
-            bad(json!([{"op": "frob", "path": "/a"}])),
-            PatchError::Malformed("Unexpected kind: frob".into())
-        );
-        assert!(matches!(
-            bad(json!({"op": "add"})),
-            PatchError::Malformed(_)
-        ));
-        assert!(matches!(
-            bad(json!([{"op": "add", "path": "/a"}])),
-            PatchError::Malformed(_)
-        ));
-        assert!(matches!(
-            bad(json!([{"op": "add", "path": "a", "value": 1}])),
-            PatchError::Malformed(_)
-        ));
-        assert!(matches!(
-            bad(json!([{"op": "add", "path": "/a~2", "value": 1}])),
-            PatchError::Malformed(_)
-        ));
-        assert!(matches!(
-            bad(json!([{"op": "move", "path": "/a"}])),
-            PatchError::Malformed(_)
-        ));
+        assert_eq!(bad(json!([{"op": "frob", "path": "/a"}])), PatchError::Malformed("Unexpected kind: frob".into()));
+        assert!(matches!(bad(json!({"op": "add"})), PatchError::Malformed(_)));
+        assert!(matches!(bad(json!([{"op": "add", "path": "/a"}])), PatchError::Malformed(_)));
+        assert!(matches!(bad(json!([{"op": "add", "path": "a", "value": 1}])), PatchError::Malformed(_)));
+        assert!(matches!(bad(json!([{"op": "add", "path": "/a~2", "value": 1}])), PatchError::Malformed(_)));
+        assert!(matches!(bad(json!([{"op": "move", "path": "/a"}])), PatchError::Malformed(_)));
         assert!(matches!(bad(json!([1])), PatchError::Malformed(_)));
         assert_eq!(JsonPatch::from_value(&json!([])).map(|p| p.len()), Ok(0));
     }
 
     #[test]
     fn edge_semantics() {
+        assert_eq!(run(json!({"a": 1}), json!([{"op": "add", "path": "", "value": [1]}])), Ok(json!([1])));
+        assert_eq!(run(json!({"a": 1}), json!([{"op": "replace", "path": "", "value": 2}])), Ok(json!(2)));
+        assert_eq!(run(json!({"a": 1}), json!([{"op": "test", "path": "/a", "value": 1.0}])), Ok(json!({"a": 1})));
+        assert_eq!(run(json!({"a": 1}), json!([{"op": "test", "path": "/b", "value": null}])), Ok(json!({"a": 1})));
+        assert_eq!(run(json!({"a": 1}), json!([{"op": "move", "from": "/a", "path": "/a"}])), Ok(json!({"a": 1})));
+        assert_eq!(run(json!([1, 2]), json!([{"op": "add", "path": "/2", "value": 3}])), Ok(json!([1, 2, 3])));
         assert_eq!(
-            run(
-                json!({"a": 1}),
-                json!([{"op": "add", "path": "", "value": [1]}])
-            ),
-            Ok(json!([1]))
-        );
-        assert_eq!(
-            run(
-                json!({"a": 1}),
-                json!([{"op": "replace", "path": "", "value": 2}])
-            ),
-            Ok(json!(2))
-        );
-        assert_eq!(
-            run(
-                json!({"a": 1}),
-                json!([{"op": "test", "path": "/a", "value": 1.0}])
-            ),
-            Ok(json!({"a": 1}))
-        );
-        assert_eq!(
-            run(
-                json!({"a": 1}),
-                json!([{"op": "test", "path": "/b", "value": null}])
-            ),
-            Ok(json!({"a": 1}))
-        );
-        assert_eq!(
-            run(
-                json!({"a": 1}),
-                json!([{"op": "move", "from": "/a", "path": "/a"}])
-            ),
-            Ok(json!({"a": 1}))
-        );
-        assert_eq!(
-            run(
-                json!([1, 2]),
-                json!([{"op": "add", "path": "/2", "value": 3}])
-            ),
-            Ok(json!([1, 2, 3]))
-        );
-        assert_eq!(
-            run(
-                json!({"a": {"b": 1}}),
-                json!([{"op": "add", "path": "/a/b", "value": 2}])
-            ),
+            run(json!({"a": {"b": 1}}), json!([{"op": "add", "path": "/a/b", "value": 2}])),
             Ok(json!({"a": {"b": 2}}))
         );
-        assert!(run(
-            json!({"a": "s"}),
-            json!([{"op": "add", "path": "/a/b", "value": 2}])
-        )
-        .is_err());
+        assert!(run(json!({"a": "s"}), json!([{"op": "add", "path": "/a/b", "value": 2}])).is_err());
         assert_eq!(
-            run(
-                json!({"a": {"x": 1, "y": 2, "z": 3}}),
-                json!([{"op": "remove", "path": "/a/x"}])
-            )
-            .map(|v| v.to_string()),
+            run(json!({"a": {"x": 1, "y": 2, "z": 3}}), json!([{"op": "remove", "path": "/a/x"}]))
+                .map(|v| v.to_string()),
             Ok(r#"{"a":{"y":2,"z":3}}"#.to_string()),
             "key order is preserved"
         );
@@ -681,9 +551,8 @@ mod limits {
     #[test]
     fn a_copy_bomb_is_refused_not_run() {
         let doc = json!({"metadata": {"name": "x".repeat(1000)}});
-        let ops: Vec<Value> = (0..40)
-            .map(|i| json!({"op": "copy", "from": "/metadata", "path": format!("/metadata/a{i}")}))
-            .collect();
+        let ops: Vec<Value> =
+            (0..40).map(|i| json!({"op": "copy", "from": "/metadata", "path": format!("/metadata/a{i}")})).collect();
         match apply(&doc, &Value::Array(ops)) {
             Err(PatchError::TooLarge(m)) => assert!(m.contains("copy operations exceeded")),
             other => panic!("expected TooLarge, got {other:?}"),
@@ -698,7 +567,8 @@ mod limits {
 
     #[test]
     fn small_copies_still_work() {
-        let out = apply(&json!({"a": {"b": 1}}), &json!([{"op": "copy", "from": "/a", "path": "/c"}])).expect("applies");
+        let out =
+            apply(&json!({"a": {"b": 1}}), &json!([{"op": "copy", "from": "/a", "path": "/c"}])).expect("applies");
         assert_eq!(out["c"]["b"], 1);
     }
 }

@@ -35,12 +35,7 @@ const fn ext(
     strategy: &'static str,
     merge_key: Option<&'static str>,
 ) -> PatchExtension {
-    PatchExtension {
-        definition,
-        field,
-        strategy,
-        merge_key,
-    }
+    PatchExtension { definition, field, strategy, merge_key }
 }
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
@@ -90,8 +85,7 @@ const PDB_STATUS: &str = "io.k8s.api.policy.v1.PodDisruptionBudgetStatus";
 const CSI_NODE: &str = "io.k8s.api.storage.v1.CSINode";
 const CSI_NODE_SPEC: &str = "io.k8s.api.storage.v1.CSINodeSpec";
 const API_SERVICE: &str = "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService";
-const API_SERVICE_STATUS: &str =
-    "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus";
+const API_SERVICE_STATUS: &str = "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus";
 
 static EXTENSIONS: &[PatchExtension] = &[
     ext(OBJECT_META, "finalizers", "merge", None),
@@ -102,12 +96,7 @@ static EXTENSIONS: &[PatchExtension] = &[
     ext(POD_SPEC, "ephemeralContainers", "merge", Some("name")),
     ext(POD_SPEC, "imagePullSecrets", "merge", Some("name")),
     ext(POD_SPEC, "hostAliases", "merge", Some("ip")),
-    ext(
-        POD_SPEC,
-        "topologySpreadConstraints",
-        "merge",
-        Some("topologyKey"),
-    ),
+    ext(POD_SPEC, "topologySpreadConstraints", "merge", Some("topologyKey")),
     ext(POD_SPEC, "resourceClaims", "merge,retainKeys", Some("name")),
     ext(POD_SPEC, "schedulingGates", "merge", Some("name")),
     ext(CONTAINER, "ports", "merge", Some("containerPort")),
@@ -116,27 +105,12 @@ static EXTENSIONS: &[PatchExtension] = &[
     ext(CONTAINER, "volumeDevices", "merge", Some("devicePath")),
     ext(EPHEMERAL_CONTAINER, "ports", "merge", Some("containerPort")),
     ext(EPHEMERAL_CONTAINER, "env", "merge", Some("name")),
-    ext(
-        EPHEMERAL_CONTAINER,
-        "volumeMounts",
-        "merge",
-        Some("mountPath"),
-    ),
-    ext(
-        EPHEMERAL_CONTAINER,
-        "volumeDevices",
-        "merge",
-        Some("devicePath"),
-    ),
+    ext(EPHEMERAL_CONTAINER, "volumeMounts", "merge", Some("mountPath")),
+    ext(EPHEMERAL_CONTAINER, "volumeDevices", "merge", Some("devicePath")),
     ext(POD_STATUS, "conditions", "merge", Some("type")),
     ext(POD_STATUS, "podIPs", "merge", Some("ip")),
     ext(POD_STATUS, "hostIPs", "merge", Some("ip")),
-    ext(
-        POD_STATUS,
-        "resourceClaimStatuses",
-        "merge,retainKeys",
-        Some("name"),
-    ),
+    ext(POD_STATUS, "resourceClaimStatuses", "merge,retainKeys", Some("name")),
     ext(RC_STATUS, "conditions", "merge", Some("type")),
     ext(SERVICE_SPEC, "ports", "merge", Some("port")),
     ext(SERVICE_STATUS, "conditions", "merge", Some("type")),
@@ -252,11 +226,7 @@ impl KubernetesPatchMeta {
     /// Exact metadata for objects of `kind` (e.g. `"Deployment"`). Unknown
     /// kinds (custom resources) get only the `metadata` rules.
     pub fn for_kind(kind: &str) -> KindPatchMeta {
-        let root = ROOTS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, def)| *def)
-            .unwrap_or(GENERIC_ROOT);
+        let root = ROOTS.iter().find(|(k, _)| *k == kind).map(|(_, def)| *def).unwrap_or(GENERIC_ROOT);
         KindPatchMeta { root }
     }
 }
@@ -264,17 +234,11 @@ impl KubernetesPatchMeta {
 fn extension_from(root: &'static str, path: &[&str]) -> Option<&'static PatchExtension> {
     let (field, parents) = path.split_last()?;
     let def = walk(root, parents)?;
-    EXTENSIONS
-        .iter()
-        .find(|e| e.definition == def && e.field == *field)
+    EXTENSIONS.iter().find(|e| e.definition == def && e.field == *field)
 }
 
 fn any_kind_extension(path: &[&str]) -> Option<&'static PatchExtension> {
-    ROOTS
-        .iter()
-        .map(|(_, def)| *def)
-        .chain(std::iter::once(GENERIC_ROOT))
-        .find_map(|root| extension_from(root, path))
+    ROOTS.iter().map(|(_, def)| *def).chain(std::iter::once(GENERIC_ROOT)).find_map(|root| extension_from(root, path))
 }
 
 fn walk(root: &'static str, parents: &[&str]) -> Option<&'static str> {
@@ -283,10 +247,7 @@ fn walk(root: &'static str, parents: &[&str]) -> Option<&'static str> {
         def = if depth == 0 && *segment == "metadata" {
             OBJECT_META
         } else {
-            EDGES
-                .iter()
-                .find(|(d, f, _)| *d == def && f == segment)
-                .map(|(_, _, child)| *child)?
+            EDGES.iter().find(|(d, f, _)| *d == def && f == segment).map(|(_, _, child)| *child)?
         };
     }
     Some(def)
@@ -294,9 +255,9 @@ fn walk(root: &'static str, parents: &[&str]) -> Option<&'static str> {
 
 fn list_strategy_of(ext: Option<&PatchExtension>) -> ListStrategy {
     match ext {
-        Some(e) if e.strategy.split(',').any(|s| s == "merge") => ListStrategy::Merge {
-            key: e.merge_key.map(str::to_string),
-        },
+        Some(e) if e.strategy.split(',').any(|s| s == "merge") => {
+            ListStrategy::Merge { key: e.merge_key.map(str::to_string) }
+        }
         _ => ListStrategy::Atomic,
     }
 }
@@ -330,9 +291,7 @@ mod tests {
     use super::*;
 
     fn merge(key: &str) -> ListStrategy {
-        ListStrategy::Merge {
-            key: Some(key.to_string()),
-        }
+        ListStrategy::Merge { key: Some(key.to_string()) }
     }
 
     #[test]
@@ -346,10 +305,7 @@ mod tests {
             ("Job", &["spec", "template", "spec"]),
             ("ReplicationController", &["spec", "template", "spec"]),
             ("PodTemplate", &["template", "spec"]),
-            (
-                "CronJob",
-                &["spec", "jobTemplate", "spec", "template", "spec"],
-            ),
+            ("CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]),
         ];
         for (kind, prefix) in cases {
             let meta = KubernetesPatchMeta::for_kind(kind);
@@ -363,47 +319,17 @@ mod tests {
             assert_eq!(at(&["volumes"]), merge("name"), "{kind}");
             assert_eq!(at(&["imagePullSecrets"]), merge("name"), "{kind}");
             assert_eq!(at(&["hostAliases"]), merge("ip"), "{kind}");
-            assert_eq!(
-                at(&["topologySpreadConstraints"]),
-                merge("topologyKey"),
-                "{kind}"
-            );
+            assert_eq!(at(&["topologySpreadConstraints"]), merge("topologyKey"), "{kind}");
             assert_eq!(at(&["tolerations"]), ListStrategy::Atomic, "{kind}");
             assert_eq!(at(&["containers", "env"]), merge("name"), "{kind}");
-            assert_eq!(
-                at(&["containers", "ports"]),
-                merge("containerPort"),
-                "{kind}"
-            );
-            assert_eq!(
-                at(&["initContainers", "volumeMounts"]),
-                merge("mountPath"),
-                "{kind}"
-            );
-            assert_eq!(
-                at(&["containers", "volumeDevices"]),
-                merge("devicePath"),
-                "{kind}"
-            );
-            assert_eq!(
-                at(&["containers", "envFrom"]),
-                ListStrategy::Atomic,
-                "{kind}"
-            );
+            assert_eq!(at(&["containers", "ports"]), merge("containerPort"), "{kind}");
+            assert_eq!(at(&["initContainers", "volumeMounts"]), merge("mountPath"), "{kind}");
+            assert_eq!(at(&["containers", "volumeDevices"]), merge("devicePath"), "{kind}");
+            assert_eq!(at(&["containers", "envFrom"]), ListStrategy::Atomic, "{kind}");
             assert_eq!(at(&["containers", "args"]), ListStrategy::Atomic, "{kind}");
-            assert_eq!(
-                at(&["containers", "resizePolicy"]),
-                ListStrategy::Atomic,
-                "{kind}"
-            );
+            assert_eq!(at(&["containers", "resizePolicy"]), ListStrategy::Atomic, "{kind}");
             assert_eq!(at(&["ephemeralContainers", "env"]), merge("name"), "{kind}");
-            assert!(meta.retain_keys(
-                &prefix
-                    .iter()
-                    .chain(&["volumes"])
-                    .copied()
-                    .collect::<Vec<_>>()
-            ));
+            assert!(meta.retain_keys(&prefix.iter().chain(&["volumes"]).copied().collect::<Vec<_>>()));
         }
     }
 
@@ -412,20 +338,11 @@ mod tests {
         let d = KubernetesPatchMeta::for_kind("Deployment");
         let primitive = ListStrategy::Merge { key: None };
         assert_eq!(d.list_strategy(&["metadata", "finalizers"]), primitive);
-        assert_eq!(
-            d.list_strategy(&["metadata", "ownerReferences"]),
-            merge("uid")
-        );
-        assert_eq!(
-            d.list_strategy(&["spec", "template", "metadata", "finalizers"]),
-            primitive
-        );
+        assert_eq!(d.list_strategy(&["metadata", "ownerReferences"]), merge("uid"));
+        assert_eq!(d.list_strategy(&["spec", "template", "metadata", "finalizers"]), primitive);
         let custom = KubernetesPatchMeta::for_kind("Widget");
         assert_eq!(custom.list_strategy(&["metadata", "finalizers"]), primitive);
-        assert_eq!(
-            custom.list_strategy(&["spec", "containers"]),
-            ListStrategy::Atomic
-        );
+        assert_eq!(custom.list_strategy(&["spec", "containers"]), ListStrategy::Atomic);
     }
 
     #[test]
@@ -435,55 +352,30 @@ mod tests {
         assert_eq!(svc.list_strategy(&["status", "conditions"]), merge("type"));
         let node = KubernetesPatchMeta::for_kind("Node");
         assert_eq!(node.list_strategy(&["status", "addresses"]), merge("type"));
-        assert_eq!(
-            node.list_strategy(&["spec", "taints"]),
-            ListStrategy::Atomic
-        );
-        assert_eq!(
-            node.list_strategy(&["spec", "podCIDRs"]),
-            ListStrategy::Merge { key: None }
-        );
+        assert_eq!(node.list_strategy(&["spec", "taints"]), ListStrategy::Atomic);
+        assert_eq!(node.list_strategy(&["spec", "podCIDRs"]), ListStrategy::Merge { key: None });
         let sa = KubernetesPatchMeta::for_kind("ServiceAccount");
         assert_eq!(sa.list_strategy(&["secrets"]), merge("name"));
-        assert_eq!(
-            sa.list_strategy(&["imagePullSecrets"]),
-            ListStrategy::Atomic
-        );
+        assert_eq!(sa.list_strategy(&["imagePullSecrets"]), ListStrategy::Atomic);
         let d = KubernetesPatchMeta::for_kind("Deployment");
         assert!(d.retain_keys(&["spec", "strategy"]));
         assert_eq!(d.list_strategy(&["spec", "strategy"]), ListStrategy::Atomic);
         assert_eq!(d.list_strategy(&["status", "conditions"]), merge("type"));
-        assert_eq!(
-            d.list_strategy(&["spec", "ports"]),
-            ListStrategy::Atomic,
-            "Service rules stay with Services"
-        );
+        assert_eq!(d.list_strategy(&["spec", "ports"]), ListStrategy::Atomic, "Service rules stay with Services");
         let sts = KubernetesPatchMeta::for_kind("StatefulSet");
-        assert_eq!(
-            sts.list_strategy(&["spec", "volumeClaimTemplates"]),
-            ListStrategy::Atomic
-        );
+        assert_eq!(sts.list_strategy(&["spec", "volumeClaimTemplates"]), ListStrategy::Atomic);
         let pod = KubernetesPatchMeta::for_kind("Pod");
         assert_eq!(pod.list_strategy(&["status", "podIPs"]), merge("ip"));
-        assert_eq!(
-            pod.list_strategy(&["status", "containerStatuses"]),
-            ListStrategy::Atomic
-        );
+        assert_eq!(pod.list_strategy(&["status", "containerStatuses"]), ListStrategy::Atomic);
         assert_eq!(pod.list_strategy(&[]), ListStrategy::Atomic);
     }
 
     #[test]
     fn any_kind_matches_by_shape() {
         let any = KubernetesPatchMeta;
-        assert_eq!(
-            any.list_strategy(&["spec", "template", "spec", "containers"]),
-            merge("name")
-        );
+        assert_eq!(any.list_strategy(&["spec", "template", "spec", "containers"]), merge("name"));
         assert_eq!(any.list_strategy(&["spec", "ports"]), merge("port"));
-        assert_eq!(
-            any.list_strategy(&["metadata", "finalizers"]),
-            ListStrategy::Merge { key: None }
-        );
+        assert_eq!(any.list_strategy(&["metadata", "finalizers"]), ListStrategy::Merge { key: None });
         assert_eq!(any.list_strategy(&["spec", "nope"]), ListStrategy::Atomic);
     }
 
@@ -508,9 +400,6 @@ mod tests {
         let containers = openapi_extensions()
             .iter()
             .find(|e| e.definition == "io.k8s.api.core.v1.PodSpec" && e.field == "containers");
-        assert_eq!(
-            containers.map(|e| (e.strategy, e.merge_key)),
-            Some(("merge", Some("name")))
-        );
+        assert_eq!(containers.map(|e| (e.strategy, e.merge_key)), Some(("merge", Some("name"))));
     }
 }

@@ -50,13 +50,9 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
                 x.as_f64() == y.as_f64()
             }
         }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -67,12 +63,9 @@ pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
 /// value that is being placed, not merged, must not keep literal nulls.
 pub(crate) fn prune_nulls(value: &Value) -> Value {
     match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), prune_nulls(v)))
-                .collect(),
-        ),
+        Value::Object(map) => {
+            Value::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), prune_nulls(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(prune_nulls).collect()),
         other => other.clone(),
     }
@@ -86,10 +79,7 @@ mod tests {
     #[test]
     fn numbers_compare_by_value() {
         assert!(json_equal(&json!(1), &json!(1.0)));
-        assert!(json_equal(
-            &json!({"a": [1, 2.5]}),
-            &json!({"a": [1.0, 2.5]})
-        ));
+        assert!(json_equal(&json!({"a": [1, 2.5]}), &json!({"a": [1.0, 2.5]})));
         assert!(!json_equal(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
         assert!(!json_equal(&json!("1"), &json!(1)));
         assert!(json_equal(&json!(u64::MAX), &json!(u64::MAX)));
@@ -97,9 +87,6 @@ mod tests {
 
     #[test]
     fn pruning_keeps_array_slots() {
-        assert_eq!(
-            prune_nulls(&json!({"a": null, "b": [null, {"c": null, "d": 1}]})),
-            json!({"b": [null, {"d": 1}]})
-        );
+        assert_eq!(prune_nulls(&json!({"a": null, "b": [null, {"c": null, "d": 1}]})), json!({"b": [null, {"d": 1}]}));
     }
 }

@@ -80,9 +80,7 @@ pub fn apply(original: &Value, patch: &Value, meta: &dyn PatchMeta) -> Result<Va
     };
     let merger = Merger { meta };
     let mut path = Vec::new();
-    merger
-        .merge_map(original.clone(), patch, &mut path)
-        .map(Value::Object)
+    merger.merge_map(original.clone(), patch, &mut path).map(Value::Object)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,27 +121,16 @@ fn bad_arg_type(expected: Kind, actual: &Value) -> PatchError {
         Kind::Array => "[]interface {}",
         _ => "map[string]interface {}",
     };
-    PatchError::Unprocessable(format!(
-        "expected a {expected}, but received a {}",
-        go_type(actual)
-    ))
+    PatchError::Unprocessable(format!("expected a {expected}, but received a {}", go_type(actual)))
 }
 
 fn no_merge_key(item: &Value, key: &str) -> PatchError {
-    PatchError::Unprocessable(format!(
-        "map: {item} does not contain declared merge key: {key}"
-    ))
+    PatchError::Unprocessable(format!("map: {item} does not contain declared merge key: {key}"))
 }
 
 fn bad_patch_type(directive: &Value, map: &Map<String, Value>) -> PatchError {
-    let directive = directive
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| directive.to_string());
-    PatchError::Malformed(format!(
-        "unknown patch type: {directive} in map: {}",
-        Value::Object(map.clone())
-    ))
+    let directive = directive.as_str().map(str::to_string).unwrap_or_else(|| directive.to_string());
+    PatchError::Malformed(format!("unknown patch type: {directive} in map: {}", Value::Object(map.clone())))
 }
 
 // `$setElementOrder/containers` -> `containers`; the prefix must be exact.
@@ -192,9 +179,8 @@ impl Merger<'_> {
             if !key.starts_with(SET_ELEMENT_ORDER) {
                 continue;
             }
-            let field = directive_field(key, SET_ELEMENT_ORDER).ok_or_else(|| {
-                PatchError::Malformed("invalid patch format of setElementOrder list".to_string())
-            })?;
+            let field = directive_field(key, SET_ELEMENT_ORDER)
+                .ok_or_else(|| PatchError::Malformed("invalid patch format of setElementOrder list".to_string()))?;
             let Value::Array(order) = order else {
                 return Err(bad_arg_type(Kind::Array, order));
             };
@@ -209,10 +195,7 @@ impl Merger<'_> {
 
         let mut deletions = Vec::new();
         for (key, value) in patch {
-            if key == RETAIN_KEYS
-                || key.starts_with(SET_ELEMENT_ORDER)
-                || done.contains(&key.as_str())
-            {
+            if key == RETAIN_KEYS || key.starts_with(SET_ELEMENT_ORDER) || done.contains(&key.as_str()) {
                 continue;
             }
             if key.starts_with(DELETE_FROM_PRIMITIVE_LIST) {
@@ -234,12 +217,9 @@ impl Merger<'_> {
 
         // After additions, so an item both added and deleted ends up deleted.
         for (key, value) in deletions {
-            let field = directive_field(key, DELETE_FROM_PRIMITIVE_LIST).ok_or_else(|| {
-                PatchError::Malformed("invalid patch format of primitive list".to_string())
-            })?;
-            if let (Some(Value::Array(current)), Value::Array(remove)) =
-                (original.get_mut(field), value)
-            {
+            let field = directive_field(key, DELETE_FROM_PRIMITIVE_LIST)
+                .ok_or_else(|| PatchError::Malformed("invalid patch format of primitive list".to_string()))?;
+            if let (Some(Value::Array(current)), Value::Array(remove)) = (original.get_mut(field), value) {
                 current.retain(|item| !remove.iter().any(|r| json_equal(item, r)));
             }
         }
@@ -247,19 +227,12 @@ impl Merger<'_> {
     }
 
     // Merges a patch value into an existing one of the same key.
-    fn merge_value(
-        &self,
-        existing: Value,
-        patch: &Value,
-        path: &mut Vec<String>,
-    ) -> Result<Value, PatchError> {
+    fn merge_value(&self, existing: Value, patch: &Value, path: &mut Vec<String>) -> Result<Value, PatchError> {
         match (existing, patch) {
-            (Value::Object(existing), Value::Object(patch)) => {
-                self.merge_map(existing, patch, path).map(Value::Object)
+            (Value::Object(existing), Value::Object(patch)) => self.merge_map(existing, patch, path).map(Value::Object),
+            (Value::Array(existing), Value::Array(patch)) => {
+                self.merge_list_field(&existing, patch, path).map(Value::Array)
             }
-            (Value::Array(existing), Value::Array(patch)) => self
-                .merge_list_field(&existing, patch, path)
-                .map(Value::Array),
             // A type change replaces the value, as in Go; schema validation
             // after patching is what rejects nonsense like `spec: "x"`.
             (_, patch) => self.place(patch, path),
@@ -417,9 +390,7 @@ impl Merger<'_> {
         let merged = match (live, patch_list) {
             (None, None) => return Ok(None),
             (Some(live), None) => live.to_vec(),
-            (live, Some(patch_list)) => {
-                self.merge_list_field(live.unwrap_or_default(), patch_list, path)?
-            }
+            (live, Some(patch_list)) => self.merge_list_field(live.unwrap_or_default(), patch_list, path)?,
         };
         let live = live.unwrap_or_default();
         let Some(kind) = element_kind(&[live, patch_list.unwrap_or_default()])? else {
@@ -469,9 +440,7 @@ fn element_kind(lists: &[&[Value]]) -> Result<Option<Kind>, PatchError> {
     for item in lists.iter().flat_map(|l| l.iter()) {
         let kind = kind_of(item);
         if kind == Kind::Array {
-            return Err(PatchError::Unprocessable(
-                "lists of lists are not supported".to_string(),
-            ));
+            return Err(PatchError::Unprocessable("lists of lists are not supported".to_string()));
         }
         match seen {
             None => seen = Some(kind),
@@ -491,9 +460,7 @@ fn element_kind(lists: &[&[Value]]) -> Result<Option<Kind>, PatchError> {
 fn find_by_key(list: &[Value], key: &str, wanted: &Value) -> Result<Option<usize>, PatchError> {
     for (i, item) in list.iter().enumerate() {
         let Value::Object(map) = item else {
-            return Err(PatchError::Unprocessable(format!(
-                "value for key {i} is not a map."
-            )));
+            return Err(PatchError::Unprocessable(format!("value for key {i} is not a map.")));
         };
         if map.get(key).is_some_and(|v| json_equal(v, wanted)) {
             return Ok(Some(i));
@@ -534,11 +501,7 @@ fn require_key(items: &[Value], key: Option<&str>) -> Result<(), PatchError> {
 }
 
 // Splits `merged` into items named by `by` and items only the server has.
-fn partition(
-    merged: Vec<Value>,
-    by: &[Value],
-    key: Option<&str>,
-) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
+fn partition(merged: Vec<Value>, by: &[Value], key: Option<&str>) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     require_key(&merged, key)?;
     let mut named = Vec::new();
     let mut server_only = Vec::new();
@@ -559,17 +522,11 @@ fn partition(
     Ok((named, server_only))
 }
 
-fn sort_by_order(
-    items: Vec<Value>,
-    order: &[Value],
-    key: Option<&str>,
-) -> Result<Vec<Value>, PatchError> {
+fn sort_by_order(items: Vec<Value>, order: &[Value], key: Option<&str>) -> Result<Vec<Value>, PatchError> {
     require_key(&items, key)?;
     require_key(order, key)?;
-    let mut ranked: Vec<(usize, Value)> = items
-        .into_iter()
-        .map(|item| (position(order, &item, key).unwrap_or(usize::MAX), item))
-        .collect();
+    let mut ranked: Vec<(usize, Value)> =
+        items.into_iter().map(|item| (position(order, &item, key).unwrap_or(usize::MAX), item)).collect();
     ranked.sort_by_key(|(rank, _)| *rank);
     Ok(ranked.into_iter().map(|(_, item)| item).collect())
 }
@@ -594,15 +551,10 @@ fn normalize_order(
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(l), Some(r)) => {
-                match (
-                    position(server_order, l, key),
-                    position(server_order, r, key),
-                ) {
-                    (Some(li), Some(ri)) => li < ri,
-                    _ => false,
-                }
-            }
+            (Some(l), Some(r)) => match (position(server_order, l, key), position(server_order, r, key)) {
+                (Some(li), Some(ri)) => li < ri,
+                _ => false,
+            },
         };
         let next = if take_left { left.next() } else { right.next() };
         out.extend(next);
@@ -612,11 +564,7 @@ fn normalize_order(
 
 // Kubernetes refuses a `$setElementOrder` list that contradicts the order of
 // the patch list it accompanies.
-fn validate_against_order(
-    patch: &[Value],
-    order: &[Value],
-    key: Option<&str>,
-) -> Result<(), PatchError> {
+fn validate_against_order(patch: &[Value], order: &[Value], key: Option<&str>) -> Result<(), PatchError> {
     if patch.is_empty() || order.is_empty() {
         return Ok(());
     }
@@ -645,12 +593,8 @@ fn validate_against_order(
         let equal = match key {
             None => json_equal(item, ordered),
             Some(key) => {
-                let a = item
-                    .as_object()
-                    .ok_or_else(|| bad_arg_type(Kind::Object, item))?;
-                let b = ordered
-                    .as_object()
-                    .ok_or_else(|| bad_arg_type(Kind::Object, ordered))?;
+                let a = item.as_object().ok_or_else(|| bad_arg_type(Kind::Object, item))?;
+                let b = ordered.as_object().ok_or_else(|| bad_arg_type(Kind::Object, ordered))?;
                 let a = a.get(key).ok_or_else(|| no_merge_key(item, key))?;
                 let b = b.get(key).ok_or_else(|| no_merge_key(ordered, key))?;
                 json_equal(a, b)
@@ -688,12 +632,9 @@ mod tests {
                 items
                     .iter()
                     .map(|i| match i {
-                        Value::Object(m) => m
-                            .get("name")
-                            .or_else(|| m.get("type"))
-                            .and_then(Value::as_str)
-                            .unwrap_or("?")
-                            .to_string(),
+                        Value::Object(m) => {
+                            m.get("name").or_else(|| m.get("type")).and_then(Value::as_str).unwrap_or("?").to_string()
+                        }
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     })
@@ -735,30 +676,21 @@ mod tests {
         );
         let out = out.unwrap_or_else(|e| panic!("{e}"));
         let containers = &out["spec"]["template"]["spec"]["containers"];
-        assert_eq!(
-            containers[0],
-            deployment()["spec"]["template"]["spec"]["containers"][0]
-        );
-        assert_eq!(
-            containers[1],
-            json!({"name": "b", "image": "new", "args": ["--x"]})
-        );
+        assert_eq!(containers[0], deployment()["spec"]["template"]["spec"]["containers"][0]);
+        assert_eq!(containers[1], json!({"name": "b", "image": "new", "args": ["--x"]}));
     }
 
     #[test]
     fn new_item_without_order_goes_first_like_kubernetes() {
-        let out = k8s("Deployment", deployment(), json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "c:1"}]}}}}))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            names(&out, "/spec/template/spec/containers"),
-            ["c", "a", "b"]
-        );
         let out = k8s(
             "Deployment",
             deployment(),
-            json!({"metadata": {"finalizers": ["c"]}}),
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "c:1"}]}}}}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&out, "/spec/template/spec/containers"), ["c", "a", "b"]);
+        let out = k8s("Deployment", deployment(), json!({"metadata": {"finalizers": ["c"]}}))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&out, "/metadata/finalizers"), ["c", "a", "b"]);
     }
 
@@ -770,29 +702,18 @@ mod tests {
             "containers": [{"name": "b", "image": "b:2"}, {"name": "c", "image": "c:1"}]
         }}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            names(&out, "/spec/template/spec/containers"),
-            ["a", "b", "c"]
-        );
-        assert_eq!(
-            out.pointer("/spec/template/spec/containers/1/image"),
-            Some(&json!("b:2"))
-        );
-        assert_eq!(
-            out.pointer("/spec/template/spec/containers/1/args"),
-            Some(&json!(["--x"]))
-        );
+        assert_eq!(names(&out, "/spec/template/spec/containers"), ["a", "b", "c"]);
+        assert_eq!(out.pointer("/spec/template/spec/containers/1/image"), Some(&json!("b:2")));
+        assert_eq!(out.pointer("/spec/template/spec/containers/1/args"), Some(&json!(["--x"])));
     }
 
     #[test]
     fn set_element_order_reorders_without_content_changes() {
-        let patch = json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}});
+        let patch =
+            json!({"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&out, "/spec/template/spec/containers"), ["b", "a"]);
-        assert_eq!(
-            out.pointer("/spec/template/spec/containers/1/env/1/name"),
-            Some(&json!("Y"))
-        );
+        assert_eq!(out.pointer("/spec/template/spec/containers/1/env/1/name"), Some(&json!("Y")));
     }
 
     #[test]
@@ -802,33 +723,23 @@ mod tests {
             "env": [{"name": "Z", "value": "3"}]
         }]}}}, "metadata": {"$setElementOrder/finalizers": ["b", "a"]}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            names(&out, "/spec/template/spec/containers/0/env"),
-            ["Y", "Z", "X"]
-        );
+        assert_eq!(names(&out, "/spec/template/spec/containers/0/env"), ["Y", "Z", "X"]);
         assert_eq!(names(&out, "/metadata/finalizers"), ["b", "a"]);
     }
 
     #[test]
     fn design_doc_examples_for_ordering() {
         let meta = |path: &[&str]| match path.last() {
-            Some(&"list") => ListStrategy::Merge {
-                key: Some("name".into()),
-            },
+            Some(&"list") => ListStrategy::Merge { key: Some("name".into()) },
             _ => ListStrategy::Atomic,
         };
         let item = |n: &str| json!({"name": n});
         let run = |live: Vec<Value>, patch: Value| {
-            apply(&json!({"list": live}), &patch, &meta)
-                .map(|v| names(&v, "/list"))
-                .unwrap_or_else(|e| panic!("{e}"))
+            apply(&json!({"list": live}), &patch, &meta).map(|v| names(&v, "/list")).unwrap_or_else(|e| panic!("{e}"))
         };
         // Live-only items Kubernetes cannot place are kept in live order.
         assert_eq!(
-            run(
-                vec![item("B"), item("C"), item("A")],
-                json!({"list": [item("A"), item("B"), item("D")]})
-            ),
+            run(vec![item("B"), item("C"), item("A")], json!({"list": [item("A"), item("B"), item("D")]})),
             ["C", "A", "B", "D"]
         );
         // $setElementOrder wins over live order; what Go's merge actually yields.
@@ -861,10 +772,7 @@ mod tests {
             "env": [{"name": "ENV3", "$patch": "delete"}, {"name": "ENV6", "value": "new-env"}]
         }]}});
         let out = k8s("Pod", live, patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            names(&out, "/spec/containers/0/env"),
-            ["ENV5", "ENV1", "ENV2", "ENV6", "ENV4"]
-        );
+        assert_eq!(names(&out, "/spec/containers/0/env"), ["ENV5", "ENV1", "ENV2", "ENV6", "ENV4"]);
     }
 
     #[test]
@@ -872,8 +780,7 @@ mod tests {
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names(&out, "/spec/template/spec/containers"), ["b"]);
-        let missing_key =
-            json!({"spec": {"template": {"spec": {"containers": [{"$patch": "delete"}]}}}});
+        let missing_key = json!({"spec": {"template": {"spec": {"containers": [{"$patch": "delete"}]}}}});
         assert!(
             matches!(k8s("Deployment", deployment(), missing_key), Err(PatchError::Unprocessable(m)) if m.contains("does not contain declared merge key: name"))
         );
@@ -883,17 +790,11 @@ mod tests {
     fn patch_replace_in_list_and_map() {
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "z", "image": "z"}, {"$patch": "replace"}]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/template/spec/containers"),
-            Some(&json!([{"name": "z", "image": "z"}]))
-        );
+        assert_eq!(out.pointer("/spec/template/spec/containers"), Some(&json!([{"name": "z", "image": "z"}])));
 
         let patch = json!({"metadata": {"labels": {"$patch": "replace", "only": "this"}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/metadata/labels"),
-            Some(&json!({"only": "this"}))
-        );
+        assert_eq!(out.pointer("/metadata/labels"), Some(&json!({"only": "this"})));
 
         let patch = json!({"spec": {"strategy": {"$patch": "delete"}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
@@ -906,9 +807,7 @@ mod tests {
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "merge"}]}}}});
         assert_eq!(
             k8s("Deployment", deployment(), patch),
-            Err(PatchError::Unprocessable(
-                "merging lists cannot yet be specified in the patch".into()
-            ))
+            Err(PatchError::Unprocessable("merging lists cannot yet be specified in the patch".into()))
         );
     }
 
@@ -924,23 +823,15 @@ mod tests {
             "finalizers": ["c"]
         }});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/metadata/finalizers"),
-            Some(&json!(["b", "c"]))
-        );
+        assert_eq!(out.pointer("/metadata/finalizers"), Some(&json!(["b", "c"])));
         // Deleting from a list that does not exist is a no-op.
-        let out = k8s(
-            "Pod",
-            json!({"metadata": {}}),
-            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}),
-        );
+        let out =
+            k8s("Pod", json!({"metadata": {}}), json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}));
         assert_eq!(out, Ok(json!({"metadata": {}})));
         let bad = json!({"metadata": {"$deleteFromPrimitiveListfinalizers": ["a"]}});
         assert_eq!(
             k8s("Pod", deployment(), bad),
-            Err(PatchError::Malformed(
-                "invalid patch format of primitive list".into()
-            ))
+            Err(PatchError::Malformed("invalid patch format of primitive list".into()))
         );
     }
 
@@ -948,10 +839,7 @@ mod tests {
     fn primitive_set_merge_deduplicates() {
         let patch = json!({"metadata": {"finalizers": ["b", "c", "c"]}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/metadata/finalizers"),
-            Some(&json!(["a", "b", "c"]))
-        );
+        assert_eq!(out.pointer("/metadata/finalizers"), Some(&json!(["a", "b", "c"])));
     }
 
     #[test]
@@ -959,30 +847,19 @@ mod tests {
         // `kubectl apply` output when switching RollingUpdate -> Recreate.
         let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": null}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/strategy"),
-            Some(&json!({"type": "Recreate"}))
-        );
+        assert_eq!(out.pointer("/spec/strategy"), Some(&json!({"type": "Recreate"})));
         // Even without the explicit null the directive clears other keys.
         let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/strategy"),
-            Some(&json!({"type": "Recreate"}))
-        );
+        assert_eq!(out.pointer("/spec/strategy"), Some(&json!({"type": "Recreate"})));
         // A patch that sets a key it does not retain contradicts itself.
         let patch = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": {"maxSurge": 2}}}});
         assert_eq!(
             k8s("Deployment", deployment(), patch),
-            Err(PatchError::Malformed(
-                "invalid patch format of retainKeys".into()
-            ))
+            Err(PatchError::Malformed("invalid patch format of retainKeys".into()))
         );
         let patch = json!({"spec": {"strategy": {"$retainKeys": "type"}}});
-        assert!(matches!(
-            k8s("Deployment", deployment(), patch),
-            Err(PatchError::Malformed(_))
-        ));
+        assert!(matches!(k8s("Deployment", deployment(), patch), Err(PatchError::Malformed(_))));
     }
 
     #[test]
@@ -1004,10 +881,7 @@ mod tests {
                            "spec": {"replicas": null}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(out.pointer("/metadata/labels"), Some(&json!({"new": "x"})));
-        assert_eq!(
-            out.pointer("/metadata/annotations"),
-            Some(&json!({"a": "1"}))
-        );
+        assert_eq!(out.pointer("/metadata/annotations"), Some(&json!({"a": "1"})));
         assert_eq!(out.pointer("/spec/replicas"), None);
     }
 
@@ -1015,16 +889,10 @@ mod tests {
     fn atomic_lists_are_replaced() {
         let patch = json!({"spec": {"template": {"spec": {"tolerations": [{"key": "k2", "operator": "Exists"}]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/template/spec/tolerations"),
-            Some(&json!([{"key": "k2", "operator": "Exists"}]))
-        );
+        assert_eq!(out.pointer("/spec/template/spec/tolerations"), Some(&json!([{"key": "k2", "operator": "Exists"}])));
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "args": ["--y"]}]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/template/spec/containers/1/args"),
-            Some(&json!(["--y"]))
-        );
+        assert_eq!(out.pointer("/spec/template/spec/containers/1/args"), Some(&json!(["--y"])));
     }
 
     #[test]
@@ -1035,14 +903,8 @@ mod tests {
         }]}}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
         let a = &out["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(
-            a["env"],
-            json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "two"}])
-        );
-        assert_eq!(
-            a["ports"],
-            json!([{"containerPort": 443}, {"containerPort": 80, "protocol": "TCP"}])
-        );
+        assert_eq!(a["env"], json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "two"}]));
+        assert_eq!(a["ports"], json!([{"containerPort": 443}, {"containerPort": 80, "protocol": "TCP"}]));
         assert_eq!(a["image"], json!("a:1"));
     }
 
@@ -1058,14 +920,8 @@ mod tests {
         let cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "b", "image": "1"}]}}}}}});
         let patch = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "2"}]}}}}}});
         let out = k8s("CronJob", cron, patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/jobTemplate/spec/template/spec/containers/1/image"),
-            Some(&json!("1"))
-        );
-        assert_eq!(
-            out.pointer("/spec/jobTemplate/spec/template/spec/containers/0/image"),
-            Some(&json!("2"))
-        );
+        assert_eq!(out.pointer("/spec/jobTemplate/spec/template/spec/containers/1/image"), Some(&json!("1")));
+        assert_eq!(out.pointer("/spec/jobTemplate/spec/template/spec/containers/0/image"), Some(&json!("2")));
     }
 
     #[test]
@@ -1075,9 +931,7 @@ mod tests {
         let out = k8s("Pod", pod, patch).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             out.pointer("/status/conditions"),
-            Some(
-                &json!([{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}])
-            )
+            Some(&json!([{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}]))
         );
     }
 
@@ -1087,14 +941,8 @@ mod tests {
             {"name": "i", "image": "x", "command": null}, {"name": "j", "$patch": "delete"}
         ]}}}, "metadata": {"annotations": {"$patch": "replace", "a": "b", "c": null}}});
         let out = k8s("Deployment", deployment(), patch).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            out.pointer("/spec/template/spec/initContainers"),
-            Some(&json!([{"name": "i", "image": "x"}]))
-        );
-        assert_eq!(
-            out.pointer("/metadata/annotations"),
-            Some(&json!({"a": "b"}))
-        );
+        assert_eq!(out.pointer("/spec/template/spec/initContainers"), Some(&json!([{"name": "i", "image": "x"}])));
+        assert_eq!(out.pointer("/metadata/annotations"), Some(&json!({"a": "b"})));
     }
 
     #[test]
@@ -1121,17 +969,11 @@ mod tests {
             json!({"metadata": {"$patch": 5}}),
         ];
         for patch in cases {
-            assert!(
-                k8s("Deployment", d.clone(), patch.clone()).is_err(),
-                "{patch}"
-            );
+            assert!(k8s("Deployment", d.clone(), patch.clone()).is_err(), "{patch}");
         }
         // A type change is not the patch's business (Go replaces too).
         let out = k8s("Deployment", d, json!({"spec": {"template": "oops"}}));
-        assert_eq!(
-            out.map(|v| v["spec"]["template"].clone()),
-            Ok(json!("oops"))
-        );
+        assert_eq!(out.map(|v| v["spec"]["template"].clone()), Ok(json!("oops")));
     }
 
     #[test]
@@ -1156,11 +998,6 @@ mod tests {
             json!({"metadata": {"finalizers": ["x"]}, "spec": {"containers": [{"name": "a"}]}}),
             json!({"metadata": {"finalizers": ["y"]}, "spec": {"containers": [{"name": "b"}]}}),
         );
-        assert_eq!(
-            out,
-            Ok(
-                json!({"metadata": {"finalizers": ["y", "x"]}, "spec": {"containers": [{"name": "b"}]}})
-            )
-        );
+        assert_eq!(out, Ok(json!({"metadata": {"finalizers": ["y", "x"]}, "spec": {"containers": [{"name": "b"}]}})));
     }
 }
