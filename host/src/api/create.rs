@@ -309,7 +309,7 @@ fn generate_job_selector(job: &mut serde_json::Map<String, Value>, uid: &str) {
         "controller-uid": uid,
         "job-name": name,
     });
-    if spec.get("selector").map_or(true, Value::is_null) {
+    if spec.get("selector").is_none_or(Value::is_null) {
         spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
     }
     let template = spec.entry("template").or_insert_with(|| json!({}));

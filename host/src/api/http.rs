@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::delete::DeleteOptions;
 use super::error::{ApiError, ApiResult};
 use super::list::{list_object, ListOptions};
-use super::patch::PatchType;
+use super::patch::{Patch, PatchType};
 use super::request::{self, Query, Representation, Target, MAX_BODY};
 use super::scale::{scale_of, ScaleChange};
 use super::watch::WatchOptions;
@@ -313,10 +313,19 @@ async fn resource(
                 .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
             let opts = write_options(&query)?;
             if sub == Some("scale") {
-                let scale = api.update_scale(rt, ns, name, ScaleChange::Patch(patch_type, patch), opts.dry_run).await?;
+                let scale = api
+                    .update_scale(
+                        rt,
+                        ns,
+                        name,
+                        ScaleChange::Patch(Patch { kind: patch_type, body: patch }),
+                        opts.dry_run,
+                    )
+                    .await?;
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
             }
-            let (outcome, warnings) = api.patch(rt, ns, name, sub, patch_type, patch, opts).await?;
+            let (outcome, warnings) =
+                api.patch(rt, ns, name, sub, Patch { kind: patch_type, body: patch }, opts).await?;
             Ok(json_response(StatusCode::OK, outcome.object(), &headers, &warnings))
         }
         (&Method::DELETE, Some(name)) => {

@@ -180,9 +180,9 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
     }
     paths.insert(collection.clone(), coll);
     let mut patch = op("patch", "patch", write_params(v3));
-    patch["parameters"]
-        .as_array_mut()
-        .map(|p| p.push(parameter("force", "query", "Force is going to \"force\" Apply requests.", v3)));
+    if let Some(p) = patch["parameters"].as_array_mut() {
+        p.push(parameter("force", "query", "Force is going to \"force\" Apply requests.", v3))
+    }
     paths.insert(
         item,
         json!({

@@ -32,8 +32,16 @@ impl PatchType {
     }
 }
 
-/// Applies `patch` to `current`, the way the patch type defines.
-pub fn apply_patch(current: &Value, patch: &Value, patch_type: PatchType, kind: &str) -> ApiResult<Value> {
+/// A patch as sent: its type (from the Content-Type) and its document.
+pub struct Patch {
+    pub kind: PatchType,
+    pub body: Value,
+}
+
+/// Applies `patch` to `current`, an object of `object_kind` (whose merge keys
+/// a strategic merge patch follows).
+pub fn apply_patch(current: &Value, patch: &Patch, object_kind: &str) -> ApiResult<Value> {
+    let (patch_type, patch) = (patch.kind, &patch.body);
     let failed = |e: PatchError| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
         PatchError::Unprocessable(m) => ApiError::unprocessable(m),
@@ -56,7 +64,7 @@ pub fn apply_patch(current: &Value, patch: &Value, patch_type: PatchType, kind: 
             if !patch.is_object() {
                 return Err(ApiError::bad_request("strategic merge patch must be a JSON object"));
             }
-            strategic::apply(current, patch, &KubernetesPatchMeta::for_kind(kind)).map_err(failed)
+            strategic::apply(current, patch, &KubernetesPatchMeta::for_kind(object_kind)).map_err(failed)
         }
     }
 }
@@ -68,8 +76,7 @@ impl Api {
         namespace: Option<&str>,
         name: &str,
         subresource: Option<&str>,
-        patch_type: PatchType,
-        patch: Value,
+        patch: Patch,
         opts: WriteOptions,
     ) -> ApiResult<(Outcome, Vec<String>)> {
         let key = key_for(rt, namespace, name);
@@ -77,7 +84,7 @@ impl Api {
         let outcome = self
             .commit(rt, &key, opts.dry_run, |current| {
                 let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
-                let patched = apply_patch(&old, &patch, patch_type, rt.kind)?;
+                let patched = apply_patch(&old, &patch, rt.kind)?;
                 if !patched.is_object() {
                     return Err(ApiError::unprocessable(
                         "the patch turned the object into something that is not an object",

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::patch::{apply_patch, PatchType};
+use super::patch::{apply_patch, Patch};
 use super::{meta, Api, Outcome};
 use crate::resources::ResourceType;
 
@@ -30,7 +30,7 @@ pub fn scale_of(rt: &ResourceType, obj: &Value) -> Value {
 
 pub enum ScaleChange {
     Replace(Value),
-    Patch(PatchType, Value),
+    Patch(Patch),
 }
 
 impl Api {
@@ -50,7 +50,7 @@ impl Api {
                 let scale = scale_of(rt, &old);
                 let wanted = match &change {
                     ScaleChange::Replace(body) => body.clone(),
-                    ScaleChange::Patch(kind, patch) => apply_patch(&scale, patch, *kind, "Scale")?,
+                    ScaleChange::Patch(patch) => apply_patch(&scale, patch, "Scale")?,
                 };
                 let rv = meta::resource_version(&wanted);
                 if !rv.is_empty() && rv != meta::resource_version(&old) {

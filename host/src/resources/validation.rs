@@ -24,10 +24,8 @@ pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Caus
         }
         ("batch", "jobs") => job_spec(spec, "spec", &mut errs),
         ("batch", "cronjobs") => cronjob(spec, &mut errs),
-        ("storage.k8s.io", "storageclasses") => {
-            if obj["provisioner"].as_str().unwrap_or("").is_empty() {
-                errs.push(Cause::required("provisioner"));
-            }
+        ("storage.k8s.io", "storageclasses") if obj["provisioner"].as_str().unwrap_or("").is_empty() => {
+            errs.push(Cause::required("provisioner"));
         }
         ("rbac.authorization.k8s.io", "rolebindings") | ("rbac.authorization.k8s.io", "clusterrolebindings") => {
             for f in ["apiGroup", "kind", "name"] {
@@ -89,7 +87,7 @@ fn metadata(rt: &ResourceType, obj: &Value, errs: &mut Vec<Cause>) {
             match v.as_str() {
                 Some(v) => {
                     for p in names::is_valid_label_value(v) {
-                        errs.push(Cause::invalid(format!("metadata.labels"), &Value::String(v.to_string()), p));
+                        errs.push(Cause::invalid("metadata.labels".to_string(), &Value::String(v.to_string()), p));
                     }
                 }
                 None => errs.push(Cause::invalid("metadata.labels", v, "label values must be strings")),
@@ -493,19 +491,15 @@ fn immutable(rt: &ResourceType, obj: &Value, old: &Value, errs: &mut Vec<Cause>)
         ("rbac.authorization.k8s.io", "rolebindings") | ("rbac.authorization.k8s.io", "clusterrolebindings") => {
             fixed("roleRef")
         }
-        ("", "services") => {
-            if obj["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()) {
-                fixed("spec.clusterIP");
-            }
+        ("", "services") if obj["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()) => {
+            fixed("spec.clusterIP");
         }
         ("", "pods") => pod_update(obj, old, errs),
-        ("", "configmaps") | ("", "secrets") => {
-            if old["immutable"].as_bool() == Some(true) {
-                for p in ["data", "binaryData", "immutable"] {
-                    let new = pointer(obj, p);
-                    if new != pointer(old, p) {
-                        errs.push(Cause::forbidden(p, "field is immutable when `immutable` is set"));
-                    }
+        ("", "configmaps") | ("", "secrets") if old["immutable"].as_bool() == Some(true) => {
+            for p in ["data", "binaryData", "immutable"] {
+                let new = pointer(obj, p);
+                if new != pointer(old, p) {
+                    errs.push(Cause::forbidden(p, "field is immutable when `immutable` is set"));
                 }
             }
         }
