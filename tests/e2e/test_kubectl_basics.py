@@ -544,3 +544,9 @@ def test_service_addresses_are_allocated_once_and_kept(skiff, namespace):
              "spec": {"clusterIP": ip, "ports": [{"port": 80}]}}
     result = skiff.kubectl("create", "-f", "-", input=json.dumps(other), check=False)
     assert result.returncode != 0 and "already allocated" in result.stderr, result.stderr
+
+
+def test_every_namespace_gets_a_default_service_account(skiff, namespace):
+    for ns in ("default", "kube-system", namespace):
+        wait_for(lambda ns=ns: skiff.kubectl("get", "serviceaccount", "default", "-n", ns, check=False).returncode == 0,
+                 timeout=15, what=f"serviceaccount default in {ns}")

@@ -29,6 +29,7 @@ use error::{ApiError, ApiResult};
 
 pub use delete::{DeleteOptions, FOREGROUND, ORPHAN};
 pub use http::{router, HttpState};
+pub use list::ListOptions;
 
 /// Options shared by the write verbs.
 #[derive(Clone, Copy, Debug)]

@@ -2,11 +2,12 @@
 //! Terminating namespace is emptied, then its `kubernetes` finalizer is
 //! removed so the namespace itself goes away.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::api::{meta, Api, DeleteOptions};
+use crate::api::{meta, Api, DeleteOptions, ListOptions};
 use crate::store::{Change, EventType};
 
 const NAMESPACES: &str = "/namespaces";
@@ -19,14 +20,28 @@ pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
 }
 
 pub async fn resync(api: Arc<Api>) {
-    let Some(rt) = api.registry.lookup("", "v1", "namespaces") else { return };
-    match api.list_all(rt, None, &Default::default()).await {
-        Ok(items) => {
-            for ns in items.iter().filter(|ns| meta::is_deleting(ns)) {
-                reconcile(&api, ns).await;
-            }
+    let (Some(rt), Some(sa_rt)) =
+        (api.registry.lookup("", "v1", "namespaces"), api.registry.lookup("", "v1", "serviceaccounts"))
+    else {
+        return;
+    };
+    let namespaces = match api.list_all(rt, None, &Default::default()).await {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "namespace resync failed");
+            return;
         }
-        Err(e) => tracing::warn!(error = %e.message, "namespace resync failed"),
+    };
+    // One query for every namespace's default ServiceAccount, not one per namespace.
+    let defaults = ListOptions { field_selector: Some("metadata.name=default".into()), ..Default::default() };
+    let with_default: HashSet<String> = match api.list_all(sa_rt, None, &defaults).await {
+        Ok(items) => items.iter().map(|sa| meta::namespace(sa).to_string()).collect(),
+        Err(_) => return,
+    };
+    for ns in &namespaces {
+        if meta::is_deleting(ns) || !with_default.contains(meta::name(ns)) {
+            reconcile(&api, ns).await;
+        }
     }
 }
 
