@@ -264,3 +264,58 @@ fn bookmark(rt: &ResourceType, revision: i64, initial_end: bool) -> Value {
     }
     json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": metadata})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn change(event: EventType, labels: Value, previous: Option<Value>) -> Change {
+        let object = json!({"metadata": {"name": "a", "namespace": "ns", "labels": labels}});
+        Change {
+            revision: 2,
+            event,
+            resource: "/configmaps".into(),
+            namespace: "ns".into(),
+            json: Arc::from(object.to_string()),
+            object: Arc::new(object),
+            lines: Default::default(),
+            previous: previous.map(|p| Arc::new(json!({"metadata": {"name": "a", "labels": p}}))),
+        }
+    }
+
+    #[test]
+    fn objects_entering_or_leaving_a_selector_are_added_or_deleted() {
+        let rt = Registry::get().lookup("", "v1", "configmaps").expect("configmaps");
+        let filter = Filter::new(rt, Some("app=web"), None).expect("selector");
+        let see = |c: &Change| visible_as(c, "/configmaps", true, Some("ns"), &filter);
+        let web = json!({"app": "web"});
+        let db = json!({"app": "db"});
+        assert_eq!(see(&change(EventType::Added, web.clone(), None)), Some(EventType::Added));
+        assert_eq!(see(&change(EventType::Added, db.clone(), None)), None);
+        assert_eq!(see(&change(EventType::Modified, web.clone(), Some(db.clone()))), Some(EventType::Added));
+        assert_eq!(see(&change(EventType::Modified, db.clone(), Some(web.clone()))), Some(EventType::Deleted));
+        assert_eq!(see(&change(EventType::Modified, web.clone(), Some(web.clone()))), Some(EventType::Modified));
+        assert_eq!(see(&change(EventType::Deleted, web.clone(), None)), Some(EventType::Deleted));
+        // Another namespace or resource is not seen at all.
+        assert_eq!(
+            visible_as(&change(EventType::Added, web.clone(), None), "/configmaps", true, Some("other"), &filter),
+            None
+        );
+        assert_eq!(visible_as(&change(EventType::Added, web, None), "/secrets", true, None, &filter), None);
+    }
+
+    #[test]
+    fn shared_event_lines_are_complete_json_lines() {
+        let c = change(EventType::Modified, json!({}), None);
+        let line = c.line(EventType::Deleted);
+        assert!(line.ends_with(b"\n"));
+        let parsed: Value = serde_json::from_slice(&line).expect("json");
+        assert_eq!(parsed["type"], "DELETED");
+        assert_eq!(parsed["object"]["metadata"]["name"], "a");
+        // Built once, shared after.
+        assert_eq!(c.line(EventType::Deleted).as_ptr(), line.as_ptr());
+    }
+}
