@@ -354,26 +354,42 @@ impl Store {
             return Err(StoreError::Gone { requested: after, oldest: compacted + 1 });
         }
         let rows = sqlx::query(
-            "SELECT rv, resource, namespace, name, event, value FROM changes WHERE rv > $1 AND rv <= $2 ORDER BY rv",
+            // Each change with the value its key had just before (the log has no
+            // separate "previous" column); watches need it to see an object leave
+            // or enter a selector.
+            "SELECT rv, resource, namespace, name, event, value, previous FROM ( \
+               SELECT rv, resource, namespace, name, event, value, \
+                      LAG(value) OVER (PARTITION BY resource, namespace, name ORDER BY rv) AS previous \
+               FROM changes \
+               WHERE rv <= $1 AND (resource, namespace, name) IN \
+                     (SELECT resource, namespace, name FROM changes WHERE rv > $2 AND rv <= $3) \
+             ) AS recent WHERE rv > $4 ORDER BY rv",
         )
+        .bind(upto)
         .bind(after)
         .bind(upto)
+        .bind(after)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
         rows.into_iter()
             .map(|row| {
-                let event: String = row.try_get(4)?;
+                let event = EventType::parse(&row.try_get::<String, _>(4)?);
                 let text: String = row.try_get(5)?;
+                let previous = match (event, row.try_get::<Option<String>, _>(6)?) {
+                    (EventType::Modified, Some(p)) => Some(Arc::new(serde_json::from_str(&p)?)),
+                    (EventType::Deleted, _) => Some(Arc::new(serde_json::from_str(&text)?)),
+                    _ => None,
+                };
                 Ok(Change {
                     revision: row.try_get(0)?,
                     resource: row.try_get(1)?,
                     namespace: row.try_get(2)?,
-                    event: EventType::parse(&event),
+                    event,
                     object: Arc::new(serde_json::from_str(&text)?),
                     json: Arc::from(text),
                     lines: Default::default(),
-                    previous: None,
+                    previous,
                 })
             })
             .collect()

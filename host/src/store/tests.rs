@@ -190,6 +190,28 @@ async fn watch_resumes_from_memory_and_from_the_log_then_gone_after_compaction()
         let first = resumed.next().await.expect("from log");
         assert_eq!(first.object["metadata"]["name"], "w0");
         assert_eq!(first.event, EventType::Added);
+        assert!(first.previous.is_none());
+        // A change read back from the log still knows the value before it.
+        store
+            .mutate::<StoreError, _>(&Key::new("/configmaps", "default", "w1"), |cur| {
+                let mut cur = cur.ok_or(StoreError::NotFound)?;
+                cur["data"]["k"] = json!("changed");
+                Ok(Decision::Put(cur))
+            })
+            .await
+            .expect(&backend);
+        let again = Store::open(&url).await.expect(&backend);
+        let mut replay = again.watch(start).await.expect(&backend);
+        let mut modified = None;
+        for _ in 0..7 {
+            let c = replay.next().await.expect("from log");
+            if c.event == EventType::Modified {
+                modified = Some(c);
+            }
+        }
+        let modified = modified.expect("the MODIFIED of w1");
+        assert_eq!(modified.object["data"]["k"], "changed");
+        assert_eq!(modified.previous.as_ref().expect("previous")["data"]["k"], "x", "{backend}");
 
         let head = store.revision().await.expect(&backend);
         store.compact(1).await.expect(&backend);
