@@ -550,3 +550,24 @@ def test_every_namespace_gets_a_default_service_account(skiff, namespace):
     for ns in ("default", "kube-system", namespace):
         wait_for(lambda ns=ns: skiff.kubectl("get", "serviceaccount", "default", "-n", ns, check=False).returncode == 0,
                  timeout=15, what=f"serviceaccount default in {ns}")
+
+
+def test_dependents_of_vanished_owners_are_collected_after_restart(skiff, namespace):
+    orphan = unique("dangling")
+    foreign = unique("foreign")
+    refs = {
+        orphan: [{"apiVersion": "v1", "kind": "ConfigMap", "name": "never-existed",
+                  "uid": "00000000-0000-0000-0000-000000000001"}],
+        # An owner of a kind this server does not serve cannot be checked: kept.
+        foreign: [{"apiVersion": "example.com/v1", "kind": "Widget", "name": "w",
+                   "uid": "00000000-0000-0000-0000-000000000002"}],
+    }
+    for name, owner_refs in refs.items():
+        cm = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": name, "namespace": namespace, "ownerReferences": owner_refs}}
+        skiff.kubectl("create", "-f", "-", input=json.dumps(cm))
+    # The collector sweeps for dangling owners when it starts.
+    skiff.restart()
+    wait_for(lambda: skiff.kubectl("get", "configmap", orphan, "-n", namespace, check=False).returncode != 0,
+             timeout=30, what="the object with a vanished owner to be collected")
+    assert skiff.kubectl("get", "configmap", foreign, "-n", namespace, check=False).returncode == 0

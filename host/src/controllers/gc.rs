@@ -4,6 +4,7 @@
 //! the owner waits on the `foregroundDeletion` finalizer) or orphan
 //! (dependents lose the owner reference, then the `orphan` finalizer goes).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -19,9 +20,8 @@ pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
         EventType::Deleted => {
             collect_dependents_of(&api, rt, obj).await;
             // A dependent going away may let a foreground-deleting owner finish.
-            for owner in owners_of(&api, obj).await {
-                let (owner_rt, owner_obj) = owner;
-                if pending(&owner_obj, FOREGROUND) {
+            for (owner_rt, owner_obj) in owners_of(&api, obj).await {
+                if let Some(owner_rt) = owner_rt.filter(|_| pending(&owner_obj, FOREGROUND)) {
                     foreground(&api, owner_rt, &owner_obj).await;
                 }
             }
@@ -36,7 +36,15 @@ pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
     }
 }
 
+/// Sweeps for dangling owner references on the first resync and then every
+/// SWEEP_EVERY-th: they only arise when the collector could not follow the log.
+const SWEEP_EVERY: u64 = 30;
+
 pub async fn resync(api: Arc<Api>) {
+    static RESYNCS: AtomicU64 = AtomicU64::new(0);
+    if RESYNCS.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        sweep_dangling(&api).await;
+    }
     for needle in [FOREGROUND, ORPHAN] {
         let candidates = match api.store.scan_containing(None, needle).await {
             Ok(p) => p,
@@ -55,6 +63,30 @@ pub async fn resync(api: Arc<Api>) {
             } else {
                 foreground(&api, rt, &obj).await;
             }
+        }
+    }
+}
+
+/// Deletes objects none of whose owners exist any more (owners deleted while
+/// the collector was not following the log).
+async fn sweep_dangling(api: &Api) {
+    let candidates = match api.store.scan_containing(None, "ownerReferences").await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "garbage collector sweep failed");
+            return;
+        }
+    };
+    let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+    for (key, obj) in candidates {
+        let has_owners = obj["metadata"]["ownerReferences"].as_array().is_some_and(|r| !r.is_empty());
+        if !has_owners || meta::is_deleting(&obj) {
+            continue;
+        }
+        let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
+        if owners_of(api, &obj).await.is_empty() {
+            tracing::info!(object = %key.name, resource = %key.resource, "collecting an object whose owners are gone");
+            log_err(api.delete(rt, namespace_of(&key), &key.name, &opts).await.map(|_| ()), &key.name, "collecting");
         }
     }
 }
@@ -92,21 +124,26 @@ async fn dependents(api: &Api, owner_rt: &ResourceType, owner: &Value) -> Vec<(K
     }
 }
 
-/// The owners of `obj` that still exist (an owner that could not be read
-/// counts as existing, with a null object).
-async fn owners_of(api: &Api, obj: &Value) -> Vec<(&'static ResourceType, Value)> {
+/// The owners of `obj` that still exist. An owner that could not be read
+/// counts as existing (with a null object), and so does one of a kind this
+/// server does not serve (with no type): the collector only acts on certainty.
+async fn owners_of(api: &Api, obj: &Value) -> Vec<(Option<&'static ResourceType>, Value)> {
     let mut out = Vec::new();
     for r in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
         let group = r["apiVersion"].as_str().and_then(|v| v.rsplit_once('/').map(|(g, _)| g)).unwrap_or("");
-        let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else { continue };
+        let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else {
+            // A kind this server does not serve cannot be checked: assume it exists.
+            out.push((None, Value::Null));
+            continue;
+        };
         let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
         match api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
-            Ok(owner) if owner["metadata"]["uid"] == r["uid"] => out.push((rt, owner)),
+            Ok(owner) if owner["metadata"]["uid"] == r["uid"] => out.push((Some(rt), owner)),
             // Gone, or a new object under the same name: this owner no longer exists.
             Ok(_) => {}
             Err(e) if e.code == 404 => {}
             // Unsure: count it as alive, so nothing is collected on a hiccup.
-            Err(_) => out.push((rt, Value::Null)),
+            Err(_) => out.push((Some(rt), Value::Null)),
         }
     }
     out
