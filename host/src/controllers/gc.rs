@@ -42,7 +42,7 @@ const SWEEP_EVERY: u64 = 30;
 
 pub async fn resync(api: Arc<Api>) {
     static RESYNCS: AtomicU64 = AtomicU64::new(0);
-    if RESYNCS.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+    if RESYNCS.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
         sweep_dangling(&api).await;
     }
     for needle in [FOREGROUND, ORPHAN] {
