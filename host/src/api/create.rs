@@ -18,6 +18,7 @@ impl Api {
         opts: WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
         check_type_meta(rt, &mut body)?;
+        check_metadata_shape(rt, &body)?;
         let metadata = meta::metadata_mut(&mut body);
         match (rt.namespaced, namespace, metadata.get("namespace").and_then(Value::as_str)) {
             (true, Some(url), Some(body_ns)) if !body_ns.is_empty() && body_ns != url => {
@@ -187,6 +188,20 @@ impl Api {
             }
         }
         Ok(())
+    }
+}
+
+/// `metadata` must be an object before the server reads or fills it; what a
+/// typed decode would say otherwise.
+pub(super) fn check_metadata_shape(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    match obj.get("metadata") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: metadata: invalid type: {}, expected ObjectMeta",
+            super::request::type_name(other),
+            kind = rt.kind,
+            version = rt.version,
+        ))),
     }
 }
 

@@ -77,6 +77,7 @@ pub(super) fn finish(
     validation_mode: FieldValidation,
 ) -> ApiResult<(Decision, Vec<String>)> {
     let name = meta::name(&old).to_string();
+    super::create::check_metadata_shape(rt, &new)?;
     if subresource == Some("status") {
         // Only status may change through /status.
         let status = new.get("status").cloned();
