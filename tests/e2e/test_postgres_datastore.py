@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 
 import pytest
 
-from conftest import SkiffServer, unique
+from conftest import SkiffServer, unique, wait_for
 
 PG_URL = os.environ.get("SKIFF_TEST_POSTGRES_URL")
 
@@ -46,3 +48,42 @@ def test_objects_live_in_postgres_and_survive_restart(pg_server):
     # The built-in namespaces were bootstrapped into PostgreSQL too.
     namespaces = pg_server.kubectl("get", "namespaces", "-o", "name").stdout.split()
     assert "namespace/kube-system" in namespaces
+
+
+@pytest.fixture(scope="module")
+def pg_second(pg_server, tmp_path_factory):
+    """A second server on the same PostgreSQL store."""
+    server = SkiffServer(pg_server.binary, tmp_path_factory.mktemp("postgres-b"), ("--datastore", PG_URL))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_two_servers_share_one_store(pg_server, pg_second):
+    name = unique("shared")
+    # A watch on the second server sees what the first one writes.
+    proc = pg_second.kubectl_popen("get", "configmaps", "--watch-only", "-o", "name")
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(line.strip() for line in proc.stdout), daemon=True)
+    reader.start()
+    try:
+        time.sleep(1.0)
+        manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
+        pg_server.kubectl("create", "-f", "-", input=json.dumps(manifest))
+        wait_for(lambda: f"configmap/{name}" in seen, timeout=20, what="the other server's watch to see the write")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    # Exactly one of them holds the controller lease, and the controllers work from either side.
+    lease = json.loads(pg_second.kubectl("get", "lease", "skiff-controllers", "-n", "kube-system", "-o", "json").stdout)
+    assert lease["spec"]["holderIdentity"]
+    owner = json.loads(pg_server.kubectl("create", "configmap", unique("owner"), "-o", "json").stdout)
+    dependent = unique("dependent")
+    dep = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": dependent, "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}]}}
+    pg_second.kubectl("create", "-f", "-", input=json.dumps(dep))
+    pg_second.kubectl("delete", "configmap", owner["metadata"]["name"], "--cascade=background")
+    wait_for(lambda: pg_server.kubectl("get", "configmap", dependent, check=False).returncode != 0,
+             timeout=30, what="the dependent to be collected")

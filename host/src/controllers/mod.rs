@@ -6,6 +6,7 @@
 //! mention an owner's uid).
 
 mod gc;
+mod leader;
 mod namespace;
 
 use std::future::Future;
@@ -16,8 +17,18 @@ use crate::api::Api;
 use crate::store::Change;
 
 pub fn spawn_all(api: Arc<Api>) {
-    tokio::spawn(run("garbage-collector", api.clone(), Duration::from_secs(10), gc::handle, gc::resync));
-    tokio::spawn(run("namespace", api, Duration::from_secs(2), namespace::handle, namespace::resync));
+    let controllers = |api: Arc<Api>| async move {
+        tokio::join!(
+            run("garbage-collector", api.clone(), Duration::from_secs(10), gc::handle, gc::resync),
+            run("namespace", api, Duration::from_secs(2), namespace::handle, namespace::resync),
+        );
+    };
+    if api.store.is_shared() {
+        // Servers sharing a store take turns: one runs the controllers at a time.
+        tokio::spawn(leader::run_elected(api, controllers));
+    } else {
+        tokio::spawn(controllers(api));
+    }
 }
 
 /// Feeds every change to `handle`, and calls `resync` every `every`, until shutdown.

@@ -6,7 +6,10 @@
 //! Writes are serialised by a row lock on the revision counter (and, inside one
 //! process, by an async mutex), so commit order equals revision order: a reader
 //! of the change log never sees revision N+1 before N. That is what lets a
-//! watch resume from any revision without gaps.
+//! watch resume from any revision without gaps, and what lets several servers
+//! share one PostgreSQL store: there each server's watch hub is fed by tailing
+//! the change log in revision order (its own writes nudge the tail at once),
+//! so watchers see every server's writes.
 
 mod watch;
 
@@ -64,7 +67,12 @@ pub struct Store {
     backend: Backend,
     write_lock: Mutex<()>,
     hub: Arc<WatchHub>,
+    /// PostgreSQL: wakes the change-log tail after a local write.
+    tail: Option<Arc<tokio::sync::Notify>>,
 }
+
+/// How often the PostgreSQL tail looks for other servers' writes.
+const TAIL_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One page of a list, read from a single snapshot.
 pub struct Page {
@@ -111,13 +119,24 @@ impl Store {
             sqlx::query(statement).execute(&pool).await?;
         }
         let head = Self::read_meta(&pool, "revision").await?;
-        let store = Arc::new(Store { pool, backend, write_lock: Mutex::new(()), hub: Arc::new(WatchHub::new(head)) });
+        let tail = (backend == Backend::Postgres).then(|| Arc::new(tokio::sync::Notify::new()));
+        let store =
+            Arc::new(Store { pool, backend, write_lock: Mutex::new(()), hub: Arc::new(WatchHub::new(head)), tail });
+        if let Some(nudge) = store.tail.clone() {
+            tokio::spawn(follow_change_log(Arc::downgrade(&store), nudge));
+        }
         Ok(store)
     }
 
     async fn read_meta(pool: &AnyPool, key: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1").bind(key).fetch_one(pool).await?;
         Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// Whether other servers may share this store (PostgreSQL): then the
+    /// controllers run on one elected server only.
+    pub fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
     }
 
     /// The newest committed revision.
@@ -326,6 +345,11 @@ impl Store {
         .await
         .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
+        if let Some(nudge) = &self.tail {
+            // The tail publishes it, in order with other servers' writes.
+            nudge.notify_one();
+            return Ok(Some(object));
+        }
         let object = Arc::new(object);
         self.hub.publish(Change {
             revision,
@@ -421,6 +445,32 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// PostgreSQL: publishes every committed change, from any server, in
+/// revision order. Ends when the store is dropped.
+async fn follow_change_log(store: std::sync::Weak<Store>, nudge: Arc<tokio::sync::Notify>) {
+    loop {
+        tokio::select! {
+            _ = nudge.notified() => {}
+            _ = tokio::time::sleep(TAIL_EVERY) => {}
+        }
+        let Some(store) = store.upgrade() else { return };
+        let after = store.hub.head();
+        match store.changes_between(after, i64::MAX).await {
+            Ok(changes) => {
+                for change in changes {
+                    store.hub.publish(change);
+                }
+            }
+            Err(StoreError::Gone { oldest, .. }) => {
+                // Compacted before we read it: watchers of the gap get 410 when they resume.
+                tracing::warn!(after, oldest, "change log compacted past the watch hub; skipping ahead");
+                store.hub.skip_to(oldest - 1);
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the change log failed; retrying"),
+        }
     }
 }
 

@@ -75,6 +75,8 @@ impl Change {
 struct Ring {
     /// The ring holds every change with revision > `complete_after`.
     complete_after: i64,
+    /// The newest revision published.
+    head: i64,
     changes: VecDeque<Arc<Change>>,
     compacted: i64,
 }
@@ -87,13 +89,17 @@ pub struct WatchHub {
 impl WatchHub {
     pub(super) fn new(head: i64) -> Self {
         let (sender, _) = broadcast::channel(CHANNEL);
-        WatchHub { ring: Mutex::new(Ring { complete_after: head, changes: VecDeque::new(), compacted: 0 }), sender }
+        WatchHub {
+            ring: Mutex::new(Ring { complete_after: head, head, changes: VecDeque::new(), compacted: 0 }),
+            sender,
+        }
     }
 
     pub(super) fn publish(&self, change: Change) {
         let change = Arc::new(change);
         {
             let mut ring = self.ring.lock().unwrap_or_else(|poison| poison.into_inner());
+            ring.head = ring.head.max(change.revision);
             ring.changes.push_back(change.clone());
             while ring.changes.len() > RING {
                 if let Some(old) = ring.changes.pop_front() {
@@ -103,6 +109,19 @@ impl WatchHub {
         }
         // No receivers is fine: nobody is watching.
         let _ = self.sender.send(change);
+    }
+
+    /// The newest revision published.
+    pub(super) fn head(&self) -> i64 {
+        self.ring.lock().unwrap_or_else(|poison| poison.into_inner()).head
+    }
+
+    /// Skips ahead to `revision` after changes were lost to compaction; a
+    /// watch from before it then gets 410 Gone instead of a silent gap.
+    pub(super) fn skip_to(&self, revision: i64) {
+        self.compacted(revision);
+        let mut ring = self.ring.lock().unwrap_or_else(|poison| poison.into_inner());
+        ring.head = ring.head.max(revision);
     }
 
     pub(super) fn compacted(&self, upto: i64) {
