@@ -571,3 +571,17 @@ def test_dependents_of_vanished_owners_are_collected_after_restart(skiff, namesp
     wait_for(lambda: skiff.kubectl("get", "configmap", orphan, "-n", namespace, check=False).returncode != 0,
              timeout=30, what="the object with a vanished owner to be collected")
     assert skiff.kubectl("get", "configmap", foreign, "-n", namespace, check=False).returncode == 0
+
+
+def test_health_version_and_metrics(skiff):
+    assert skiff.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+    assert "[+]ping ok" in skiff.kubectl("get", "--raw", "/livez?verbose").stdout
+    version = json.loads(skiff.kubectl("get", "--raw", "/version").stdout)
+    assert version["major"] == "1" and version["gitVersion"].startswith("v1.")
+    metrics = skiff.kubectl("get", "--raw", "/metrics").stdout
+    assert 'apiserver_request_total{verb="GET",code="200"}' in metrics
+    assert "apiserver_request_duration_seconds_bucket" in metrics
+    watchers = next(int(line.split()[1]) for line in metrics.splitlines() if line.startswith("skiff_watchers "))
+    assert watchers >= 2, "the two controllers each hold a watch"
+    revision = next(int(line.split()[1]) for line in metrics.splitlines() if line.startswith("skiff_store_revision "))
+    assert revision > 0

@@ -83,8 +83,17 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
     }
     match path.trim_end_matches('/') {
         "/metrics" => {
-            return Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
-                .into_response())
+            let hub = state.api.store.hub();
+            let mut text = state.metrics.render();
+            text.push_str(&format!(
+                "# HELP skiff_watchers Open watch streams, the controllers' included.\n\
+                 # TYPE skiff_watchers gauge\nskiff_watchers {}\n\
+                 # HELP skiff_store_revision The newest revision the watch hub has published.\n\
+                 # TYPE skiff_store_revision gauge\nskiff_store_revision {}\n",
+                hub.watchers(),
+                hub.head()
+            ));
+            return Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response());
         }
         "/api" => {
             if discovery::wants_aggregated(&headers) {

@@ -133,6 +133,10 @@ impl Store {
         Ok(row.try_get::<i64, _>(0)?)
     }
 
+    pub fn hub(&self) -> &WatchHub {
+        &self.hub
+    }
+
     /// Whether other servers may share this store (PostgreSQL): then the
     /// controllers run on one elected server only.
     pub fn is_shared(&self) -> bool {

@@ -111,8 +111,13 @@ impl WatchHub {
         let _ = self.sender.send(change);
     }
 
+    /// Open watch streams (controllers' included).
+    pub fn watchers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// The newest revision published.
-    pub(super) fn head(&self) -> i64 {
+    pub fn head(&self) -> i64 {
         self.ring.lock().unwrap_or_else(|poison| poison.into_inner()).head
     }
 
