@@ -15,18 +15,23 @@ from conftest import SkiffServer, unique, wait_for
 PG_URL = os.environ.get("SKIFF_TEST_POSTGRES_URL")
 
 
+def serve_from_postgres(binary, tmp_path_factory, label):
+    """A running server on the shared PostgreSQL store; stopped when the generator closes."""
+    server = SkiffServer(binary, tmp_path_factory.mktemp(label), ("--datastore", PG_URL))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def pg_server(skiff, tmp_path_factory):
     if not PG_URL:
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the PostgreSQL datastore test: set SKIFF_TEST_POSTGRES_URL (tests/run does)")
         pytest.skip("SKIFF_TEST_POSTGRES_URL is not set; tests/run starts a PostgreSQL for this")
-    server = SkiffServer(skiff.binary, tmp_path_factory.mktemp("postgres"), ("--datastore", PG_URL))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_from_postgres(skiff.binary, tmp_path_factory, "postgres")
 
 
 def test_objects_live_in_postgres_and_survive_restart(pg_server):
@@ -53,12 +58,7 @@ def test_objects_live_in_postgres_and_survive_restart(pg_server):
 @pytest.fixture(scope="module")
 def pg_second(pg_server, tmp_path_factory):
     """A second server on the same PostgreSQL store."""
-    server = SkiffServer(pg_server.binary, tmp_path_factory.mktemp("postgres-b"), ("--datastore", PG_URL))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_from_postgres(pg_server.binary, tmp_path_factory, "postgres-b")
 
 
 def test_two_servers_share_one_store(pg_server, pg_second):
