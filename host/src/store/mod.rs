@@ -1,7 +1,8 @@
 //! The store: every API object as JSON, keyed by (resource, namespace, name),
 //! one global monotonically increasing resourceVersion, and a change log that
-//! watches resume from. SQLite (embedded) and PostgreSQL share one code path
-//! through sqlx's `Any` driver.
+//! watches resume from, on SQLite (embedded) or PostgreSQL. Reads go through
+//! sqlx's `Any` pool; writes to PostgreSQL too, writes to SQLite through one
+//! blocking connection (see `sqlite`).
 //!
 //! Writes are serialised by a row lock on the revision counter (and, inside one
 //! process, by an async mutex), so commit order equals revision order: a reader
@@ -11,6 +12,7 @@
 //! the change log in revision order (its own writes nudge the tail at once),
 //! so watchers see every server's writes.
 
+mod sqlite;
 mod watch;
 
 use std::sync::Arc;
@@ -44,6 +46,10 @@ pub enum StoreError {
     Gone { requested: i64, oldest: i64 },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("unsupported datastore: {0}")]
+    Unsupported(String),
     #[error("stored object is not valid JSON: {0}")]
     Corrupt(#[from] serde_json::Error),
 }
@@ -66,6 +72,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     write_lock: Mutex<()>,
+    /// SQLite: the connection every write goes through.
+    sqlite_writer: Option<sqlite::Writer>,
     hub: Arc<WatchHub>,
     /// PostgreSQL: wakes the change-log tail after a local write.
     tail: Option<Arc<tokio::sync::Notify>>,
@@ -120,8 +128,18 @@ impl Store {
         }
         let head = Self::read_meta(&pool, "revision").await?;
         let tail = (backend == Backend::Postgres).then(|| Arc::new(tokio::sync::Notify::new()));
-        let store =
-            Arc::new(Store { pool, backend, write_lock: Mutex::new(()), hub: Arc::new(WatchHub::new(head)), tail });
+        let sqlite_writer = match backend {
+            Backend::Sqlite => Some(sqlite::Writer::open(url)?),
+            Backend::Postgres => None,
+        };
+        let store = Arc::new(Store {
+            pool,
+            backend,
+            write_lock: Mutex::new(()),
+            sqlite_writer,
+            hub: Arc::new(WatchHub::new(head)),
+            tail,
+        });
         if let Some(nudge) = store.tail.clone() {
             tokio::spawn(follow_change_log(Arc::downgrade(&store), nudge));
         }
@@ -269,6 +287,39 @@ impl Store {
         E: From<StoreError>,
     {
         let _guard = self.write_lock.lock().await;
+        let written = match &self.sqlite_writer {
+            // Synchronous on purpose: a few in-thread SQLite calls (well under a
+            // millisecond, serialised anyway) cost less than a thread hop per
+            // statement through the pool.
+            Some(writer) => writer.write(key, |revision, current| Written::decide(current, revision, decide))?,
+            None => self.write_pooled(key, decide).await?,
+        };
+        let Some(w) = written else { return Ok(None) };
+        if let Some(nudge) = &self.tail {
+            // The tail publishes it, in order with other servers' writes.
+            nudge.notify_one();
+            return Ok(Some(w.object));
+        }
+        let object = Arc::new(w.object);
+        self.hub.publish(Change {
+            revision: w.revision,
+            event: w.event,
+            resource: key.resource.clone(),
+            namespace: key.namespace.clone(),
+            object: object.clone(),
+            json: Arc::from(w.text),
+            lines: Default::default(),
+            previous: w.previous.map(Arc::new),
+        });
+        Ok(Some(Arc::unwrap_or_clone(object)))
+    }
+
+    /// The write transaction through the sqlx pool (PostgreSQL).
+    async fn write_pooled<E, F>(&self, key: &Key, decide: F) -> Result<Option<Written>, E>
+    where
+        F: FnOnce(Option<Value>) -> Result<Decision, E>,
+        E: From<StoreError>,
+    {
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         // Taking the counter's row lock first orders this write after every other.
         let revision: i64 = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value")
@@ -277,7 +328,7 @@ impl Store {
             .map_err(StoreError::from)?
             .try_get(0)
             .map_err(StoreError::from)?;
-        let current: Option<Value> =
+        let current: Option<String> =
             match sqlx::query("SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3")
                 .bind(&key.resource)
                 .bind(&key.namespace)
@@ -286,32 +337,12 @@ impl Store {
                 .await
                 .map_err(StoreError::from)?
             {
-                Some(row) => Some(
-                    serde_json::from_str(&row.try_get::<String, _>(0).map_err(StoreError::from)?)
-                        .map_err(StoreError::from)?,
-                ),
+                Some(row) => Some(row.try_get::<String, _>(0).map_err(StoreError::from)?),
                 None => None,
             };
-        let existed = current.is_some();
-        let previous = current.clone();
-        let decision = match decide(current) {
-            Ok(decision) => decision,
-            Err(err) => {
-                // Dropping the transaction rolls back, revision bump included.
-                return Err(err);
-            }
-        };
-        let (event, mut object) = match decision {
-            Decision::Keep => return Ok(None),
-            Decision::Put(object) => (if existed { EventType::Modified } else { EventType::Added }, object),
-            Decision::Delete => match previous.clone() {
-                Some(object) => (EventType::Deleted, object),
-                None => return Err(StoreError::NotFound.into()),
-            },
-        };
-        set_resource_version(&mut object, revision);
-        let text = object.to_string();
-        match event {
+        // An error here drops the transaction: rolled back, revision bump included.
+        let Some(w) = Written::decide(current, revision, decide)? else { return Ok(None) };
+        match w.event {
             EventType::Added | EventType::Modified => {
                 sqlx::query(
                     "INSERT INTO objects (resource, namespace, name, rv, value) VALUES ($1, $2, $3, $4, $5) \
@@ -321,7 +352,7 @@ impl Store {
                 .bind(&key.namespace)
                 .bind(&key.name)
                 .bind(revision)
-                .bind(&text)
+                .bind(&w.text)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from)?;
@@ -343,29 +374,13 @@ impl Store {
         .bind(&key.resource)
         .bind(&key.namespace)
         .bind(&key.name)
-        .bind(event.as_str())
-        .bind(&text)
+        .bind(w.event.as_str())
+        .bind(&w.text)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
         tx.commit().await.map_err(StoreError::from)?;
-        if let Some(nudge) = &self.tail {
-            // The tail publishes it, in order with other servers' writes.
-            nudge.notify_one();
-            return Ok(Some(object));
-        }
-        let object = Arc::new(object);
-        self.hub.publish(Change {
-            revision,
-            event,
-            resource: key.resource.clone(),
-            namespace: key.namespace.clone(),
-            object: object.clone(),
-            json: Arc::from(text),
-            lines: Default::default(),
-            previous: previous.map(Arc::new),
-        });
-        Ok(Some(Arc::unwrap_or_clone(object)))
+        Ok(Some(w))
     }
 
     /// Changes after `after` (exclusive) up to `upto` (inclusive), oldest first,
@@ -449,6 +464,41 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// A write decided and ready to store: what both write paths commit.
+struct Written {
+    revision: i64,
+    event: EventType,
+    object: Value,
+    /// `object` as stored.
+    text: String,
+    previous: Option<Value>,
+}
+
+impl Written {
+    /// Runs `decide` on the stored text of the current object; None when it keeps the object.
+    fn decide<E, F>(current: Option<String>, revision: i64, decide: F) -> Result<Option<Written>, E>
+    where
+        F: FnOnce(Option<Value>) -> Result<Decision, E>,
+        E: From<StoreError>,
+    {
+        let previous: Option<Value> = match current {
+            Some(text) => Some(serde_json::from_str(&text).map_err(StoreError::from)?),
+            None => None,
+        };
+        let (event, mut object) = match decide(previous.clone())? {
+            Decision::Keep => return Ok(None),
+            Decision::Put(object) => (if previous.is_some() { EventType::Modified } else { EventType::Added }, object),
+            Decision::Delete => match previous.clone() {
+                Some(object) => (EventType::Deleted, object),
+                None => return Err(StoreError::NotFound.into()),
+            },
+        };
+        set_resource_version(&mut object, revision);
+        let text = object.to_string();
+        Ok(Some(Written { revision, event, object, text, previous }))
     }
 }
 
