@@ -238,3 +238,20 @@ fn version_info() -> Value {
         "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_too_deep_or_too_large_are_not_storable() {
+        let mut deep = Value::String("leaf".into());
+        for _ in 0..=MAX_DEPTH {
+            deep = serde_json::json!({ "a": deep });
+        }
+        assert_eq!(check_storable(&deep).unwrap_err().code, 422);
+        let big = serde_json::json!({"data": {"k": "x".repeat(request::MAX_BODY)}});
+        assert_eq!(check_storable(&big).unwrap_err().code, 413);
+        assert!(check_storable(&serde_json::json!({"metadata": {"name": "ok"}})).is_ok());
+    }
+}
