@@ -1,8 +1,12 @@
 //! skiff: a small container orchestrator that speaks the Kubernetes API.
 
+mod admission;
 mod api;
+mod auth;
+mod cli;
 mod controllers;
 mod metrics;
+mod plugins;
 mod resources;
 mod server;
 mod store;
@@ -20,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the API server, the store and the controllers (and, later, a local node).
     Server(server::ServerArgs),
+    /// Manage WebAssembly plugins: push, list, roll back, test locally.
+    #[command(subcommand)]
+    Plugin(cli::plugin::PluginCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +40,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Plugin(cmd) => runtime.block_on(cli::plugin::run(cmd)),
     }
 }

@@ -300,3 +300,28 @@ def pytest_runtest_makereport(item, call):
         server = item.funcargs.get("skiff")
         if isinstance(server, SkiffServer):
             report.sections.append(("skiff server log (tail)", server.log_tail(4000)))
+
+
+class _BuiltPolicies:
+    """The allowed-registries policy built from source per language, on first use."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.built: dict[str, Path] = {}
+
+    def __getitem__(self, language: str) -> Path:
+        if language not in self.built:
+            import plugin_builds
+
+            build = {
+                "rust": lambda: plugin_builds.build_rust_example("allowed-registries", self.out),
+                "python": lambda: plugin_builds.build_python(self.out),
+                "javascript": lambda: plugin_builds.build_javascript(self.out),
+            }[language]
+            self.built[language] = build()
+        return self.built[language]
+
+
+@pytest.fixture(scope="session")
+def built_policies() -> _BuiltPolicies:
+    return _BuiltPolicies(REPO / "target" / "plugins" / "examples")

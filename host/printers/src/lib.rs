@@ -20,6 +20,7 @@ mod events;
 mod fallback;
 mod labels;
 mod networking;
+mod plugins;
 mod pod;
 mod rbac;
 mod storage;
@@ -112,6 +113,7 @@ fn printer(group: &str, resource: &str) -> &'static Printer {
         ("storage.k8s.io", "storageclasses") => &storage::STORAGECLASSES,
         ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => &rbac::ROLEBINDINGS,
         ("coordination.k8s.io", "leases") => &cluster::LEASES,
+        ("plugins.skiff.dev", "wasmplugins") => &plugins::WASMPLUGINS,
         ("scheduling.k8s.io", "priorityclasses") => &cluster::PRIORITYCLASSES,
         ("node.k8s.io", "runtimeclasses") => &cluster::RUNTIMECLASSES,
         ("policy", "poddisruptionbudgets") => &cluster::PODDISRUPTIONBUDGETS,

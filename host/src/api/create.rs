@@ -4,8 +4,10 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult, Cause};
 use super::{key_for, meta, Api, WriteOptions};
+use crate::admission::Attributes;
 use crate::resources::{validation, ResourceType};
 use crate::store::Decision;
+use skiff_wasm::admission::Operation;
 
 impl Api {
     /// Creates `body` as a new object of `rt` in `namespace`.
@@ -58,6 +60,22 @@ impl Api {
             }
         }
         prepare_for_create(rt, &mut obj, &uid);
+        let mut warnings = decoded.warnings;
+        let attrs = Attributes {
+            rt,
+            operation: Operation::Create,
+            namespace,
+            name: &name,
+            subresource: None,
+            user: &opts.user,
+            dry_run: opts.dry_run,
+        };
+        let admitting = self.admission.wants(&attrs);
+        if admitting {
+            let (mutated, w) = self.admission.mutate(&attrs, obj, None).await?;
+            obj = mutated;
+            warnings.extend(w);
+        }
         let _allocating = if rt.is("", "services") {
             let guard = self.service_addresses.lock().await;
             self.allocate_service_addresses(&mut obj).await?;
@@ -70,6 +88,9 @@ impl Api {
         if !causes.is_empty() {
             return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
         }
+        if admitting {
+            warnings.extend(self.admission.validate(&attrs, Some(&obj), None).await?);
+        }
         if rt.namespaced {
             self.check_namespace_open(meta::namespace(&obj)).await?;
         }
@@ -80,7 +101,7 @@ impl Api {
                 None => Ok(Decision::Put(obj)),
             })
             .await?;
-        Ok((outcome.into_object(), decoded.warnings))
+        Ok((outcome.into_object(), warnings))
     }
 
     /// New objects may only go into a namespace that exists and is not being deleted.

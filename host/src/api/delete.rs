@@ -7,8 +7,11 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::list::ListOptions;
 use super::{key_for, meta, Api, Outcome};
+use crate::admission::Attributes;
+use crate::auth::User;
 use crate::resources::ResourceType;
 use crate::store::Decision;
+use skiff_wasm::admission::Operation;
 
 pub const FOREGROUND: &str = "foregroundDeletion";
 pub const ORPHAN: &str = "orphan";
@@ -20,6 +23,8 @@ pub struct DeleteOptions {
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
     pub dry_run: bool,
+    /// Who asks; none is the server itself.
+    pub user: Option<std::sync::Arc<crate::auth::User>>,
 }
 
 impl DeleteOptions {
@@ -80,6 +85,24 @@ impl Api {
             )));
         }
         let key = key_for(rt, namespace, name);
+        let user = opts.user.clone().unwrap_or_else(User::server);
+        let attrs = Attributes {
+            rt,
+            operation: Operation::Delete,
+            namespace,
+            name,
+            subresource: None,
+            user: &user,
+            dry_run: opts.dry_run,
+        };
+        if self.admission.wants(&attrs) {
+            // Validating plugins see the object as it is; the delete itself proceeds as usual.
+            if let Some(current) =
+                self.store.get(&key).await.map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
+            {
+                self.admission.validate(&attrs, None, Some(&current)).await?;
+            }
+        }
         self.commit(rt, &key, opts.dry_run, |current| {
             let mut obj = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
             if let Some(uid) = &opts.precondition_uid {

@@ -196,6 +196,21 @@ impl ApiError {
         Self::new(422, "Invalid", message)
     }
 
+    /// A refusal with a code someone else chose (an admission plugin's verdict).
+    pub fn refused(code: u16, message: impl Into<String>) -> Self {
+        let (code, reason) = match code {
+            400 => (400, "BadRequest"),
+            401 => (401, "Unauthorized"),
+            404 => (404, "NotFound"),
+            409 => (409, "Conflict"),
+            422 => (422, "Invalid"),
+            429 => (429, "TooManyRequests"),
+            500..=599 => (code, "InternalError"),
+            _ => (403, "Forbidden"),
+        };
+        Self::new(code, reason, message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
     }

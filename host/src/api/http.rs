@@ -19,6 +19,7 @@ use super::request::{self, Query, Representation, Target, MAX_BODY};
 use super::scale::{scale_of, ScaleChange};
 use super::watch::WatchOptions;
 use super::{discovery, openapi, table, watch, Api, Outcome, WriteOptions};
+use crate::auth::User;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -124,6 +125,11 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
             None => Err(ApiError::path_not_found()),
         };
     }
+    if let Some(rest) = path.strip_prefix(crate::plugins::modules::PREFIX) {
+        if rest.is_empty() || rest.starts_with('/') {
+            return crate::plugins::modules::serve(&state.api, method, rest, &headers, body).await;
+        }
+    }
     let registry = state.api.registry;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
@@ -220,7 +226,7 @@ fn json_response(code: StatusCode, value: &Value, headers: &HeaderMap, warnings:
 }
 
 fn write_options(query: &Query) -> ApiResult<WriteOptions> {
-    Ok(WriteOptions { dry_run: query.dry_run()?, field_validation: query.field_validation()? })
+    Ok(WriteOptions { dry_run: query.dry_run()?, field_validation: query.field_validation()?, user: User::admin() })
 }
 
 fn parse_body(body: &[u8], headers: &HeaderMap) -> ApiResult<Value> {
@@ -398,6 +404,7 @@ fn delete_options(query: &Query, body: &[u8], headers: &HeaderMap) -> ApiResult<
         propagation: query.get("propagationPolicy").map(str::to_string),
         grace_period_seconds: query.int("gracePeriodSeconds")?,
         dry_run: query.dry_run()?,
+        user: Some(User::admin()),
         ..Default::default()
     };
     if query.get("orphanDependents") == Some("true") {

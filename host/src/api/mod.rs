@@ -23,6 +23,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::admission::Admission;
+use crate::auth::User;
+use crate::metrics::Metrics;
 use crate::resources::{FieldValidation, Registry, ResourceType};
 use crate::store::{Decision, Key, Store, StoreError};
 use error::{ApiError, ApiResult};
@@ -32,15 +35,17 @@ pub use http::{router, HttpState};
 pub use list::ListOptions;
 
 /// Options shared by the write verbs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// Who asks (admission plugins see it; they cannot change it).
+    pub user: Arc<User>,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict }
+        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, user: User::server() }
     }
 }
 
@@ -79,6 +84,8 @@ pub struct Api {
     /// Held from choosing a Service's cluster IP and node ports until it is
     /// stored, so two creates never pick the same ones.
     service_addresses: tokio::sync::Mutex<()>,
+    /// The admission plugins every write goes through.
+    pub admission: Admission,
 }
 
 /// The key an object of `rt` is stored under.
@@ -87,8 +94,10 @@ pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
 }
 
 impl Api {
-    pub fn new(store: Arc<Store>, shutdown: tokio::sync::watch::Receiver<bool>) -> Arc<Api> {
+    pub fn new(store: Arc<Store>, shutdown: tokio::sync::watch::Receiver<bool>, metrics: Arc<Metrics>) -> Arc<Api> {
+        let cluster = Arc::new(crate::plugins::StoreCluster::new(store.clone()));
         Arc::new(Api {
+            admission: Admission::new(store.clone(), metrics, cluster),
             store,
             registry: Registry::get(),
             version: version_info(),
@@ -176,7 +185,7 @@ impl Api {
             let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
             let mut new = old.clone();
             change(&mut new)?;
-            update::finish(rt, old, new, subresource, FieldValidation::Ignore).map(|(d, _)| d)
+            update::finish(rt, old, new, subresource, FieldValidation::Ignore, true).map(|(d, _)| d)
         })
         .await
     }

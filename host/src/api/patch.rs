@@ -80,33 +80,27 @@ impl Api {
         opts: WriteOptions,
     ) -> ApiResult<(Outcome, Vec<String>)> {
         let key = key_for(rt, namespace, name);
-        let mut warnings = Vec::new();
-        let outcome = self
-            .commit(rt, &key, opts.dry_run, |current| {
-                let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
-                let patched = apply_patch(&old, &patch, rt.kind)?;
-                if !patched.is_object() {
-                    return Err(ApiError::unprocessable(
-                        "the patch turned the object into something that is not an object",
-                    ));
+        let compute = |old: Value, validate: bool| {
+            let patched = apply_patch(&old, &patch, rt.kind)?;
+            if !patched.is_object() {
+                return Err(ApiError::unprocessable(
+                    "the patch turned the object into something that is not an object",
+                ));
+            }
+            let wanted_rv = meta::resource_version(&patched);
+            if !wanted_rv.is_empty() && wanted_rv != meta::resource_version(&old) {
+                return Err(ApiError::modified(rt.group, rt.plural, name));
+            }
+            for (field, expected) in [("apiVersion", rt.api_version()), ("kind", rt.kind.to_string())] {
+                if patched[field].as_str() != Some(expected.as_str()) {
+                    return Err(ApiError::bad_request(format!(
+                        "a patch may not change {field} (to {})",
+                        patched[field]
+                    )));
                 }
-                let wanted_rv = meta::resource_version(&patched);
-                if !wanted_rv.is_empty() && wanted_rv != meta::resource_version(&old) {
-                    return Err(ApiError::modified(rt.group, rt.plural, name));
-                }
-                for (field, expected) in [("apiVersion", rt.api_version()), ("kind", rt.kind.to_string())] {
-                    if patched[field].as_str() != Some(expected.as_str()) {
-                        return Err(ApiError::bad_request(format!(
-                            "a patch may not change {field} (to {})",
-                            patched[field]
-                        )));
-                    }
-                }
-                let (decision, w) = update::finish(rt, old, patched, subresource, opts.field_validation)?;
-                warnings = w;
-                Ok(decision)
-            })
-            .await?;
-        Ok((outcome, warnings))
+            }
+            update::finish(rt, old, patched, subresource, opts.field_validation, validate)
+        };
+        self.write_update(rt, &key, namespace, subresource, &opts, compute).await
     }
 }

@@ -75,7 +75,8 @@ impl Api {
                 })?;
                 let mut new = old.clone();
                 new["spec"]["replicas"] = json!(replicas);
-                super::update::finish(rt, old, new, None, crate::resources::FieldValidation::Ignore).map(|(d, _)| d)
+                super::update::finish(rt, old, new, None, crate::resources::FieldValidation::Ignore, true)
+                    .map(|(d, _)| d)
             })
             .await?;
         let obj = match outcome {

@@ -6,8 +6,10 @@ use serde_json::{json, Value};
 use super::create::check_type_meta;
 use super::error::{ApiError, ApiResult};
 use super::{key_for, meta, Api, Outcome, WriteOptions};
+use crate::admission::Attributes;
 use crate::resources::{validation, FieldValidation, ResourceType};
-use crate::store::Decision;
+use crate::store::{Decision, Key};
+use skiff_wasm::admission::Operation;
 
 impl Api {
     /// Replaces the object `name` with `body` (or only its status when
@@ -38,43 +40,138 @@ impl Api {
         }
         let requested_rv = meta::resource_version(&body).to_string();
         let key = key_for(rt, namespace, name);
-        let mut warnings = Vec::new();
-        let outcome = self
-            .commit(rt, &key, opts.dry_run, |current| {
-                let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
-                if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
-                    return Err(ApiError::modified(rt.group, rt.plural, name));
+        let compute = |old: Value, validate: bool| {
+            if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
+                return Err(ApiError::modified(rt.group, rt.plural, name));
+            }
+            let requested_uid = meta::uid(&body);
+            if !requested_uid.is_empty() && requested_uid != meta::uid(&old) {
+                return Err(ApiError::conflict(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}",
+                        meta::uid(&old)
+                    ),
+                ));
+            }
+            finish(rt, old, body.clone(), subresource, opts.field_validation, validate)
+        };
+        self.write_update(rt, &key, namespace, subresource, &opts, compute).await
+    }
+
+    /// Reads the object, computes its next version with `compute`, and writes
+    /// it. When admission plugins are interested they run between the two,
+    /// outside the store's write lock; the write then lands only if the object
+    /// did not change meanwhile, else it starts over (as Kubernetes' guaranteed
+    /// update does).
+    pub(super) async fn write_update<F>(
+        &self,
+        rt: &ResourceType,
+        key: &Key,
+        namespace: Option<&str>,
+        subresource: Option<&str>,
+        opts: &WriteOptions,
+        compute: F,
+    ) -> ApiResult<(Outcome, Vec<String>)>
+    where
+        F: Fn(Value, bool) -> ApiResult<(Decision, Vec<String>)>,
+    {
+        let name = key.name.as_str();
+        let attrs = Attributes {
+            rt,
+            operation: Operation::Update,
+            namespace,
+            name,
+            subresource,
+            user: &opts.user,
+            dry_run: opts.dry_run,
+        };
+        if !self.admission.wants(&attrs) {
+            let mut warnings = Vec::new();
+            let outcome = self
+                .commit(rt, key, opts.dry_run, |current| {
+                    let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+                    let (decision, w) = compute(old, true)?;
+                    warnings = w;
+                    Ok(decision)
+                })
+                .await?;
+            return Ok((outcome, warnings));
+        }
+        for _ in 0..5 {
+            let old = self
+                .store
+                .get(key)
+                .await
+                .map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
+                .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+            let (decision, mut warnings) = compute(old.clone(), false)?;
+            let decision = match decision {
+                Decision::Put(new) => {
+                    let (mut new, w) = self.admission.mutate(&attrs, new, Some(&old)).await?;
+                    warnings.extend(w);
+                    set_generation(rt, &old, &mut new);
+                    let causes = validation::validate(rt, &new, Some(&old));
+                    if !causes.is_empty() {
+                        return Err(ApiError::invalid(rt.group, rt.kind, name, causes));
+                    }
+                    warnings.extend(self.admission.validate(&attrs, Some(&new), Some(&old)).await?);
+                    if new == old {
+                        Decision::Keep
+                    } else {
+                        Decision::Put(new)
+                    }
                 }
-                let requested_uid = meta::uid(&body);
-                if !requested_uid.is_empty() && requested_uid != meta::uid(&old) {
-                    return Err(ApiError::conflict(
-                        rt.group,
-                        rt.plural,
-                        name,
-                        &format!(
-                            "Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}",
-                            meta::uid(&old)
-                        ),
-                    ));
-                }
-                let (decision, w) = finish(rt, old, body, subresource, opts.field_validation)?;
-                warnings = w;
-                Ok(decision)
-            })
-            .await?;
-        Ok((outcome, warnings))
+                other => other,
+            };
+            let read_rv = meta::resource_version(&old).to_string();
+            let mut stale = false;
+            let outcome = self
+                .commit(rt, key, opts.dry_run, |current| match current {
+                    None => Err(ApiError::not_found(rt.group, rt.plural, name)),
+                    Some(c) if meta::resource_version(&c) != read_rv => {
+                        stale = true;
+                        Err(ApiError::modified(rt.group, rt.plural, name))
+                    }
+                    Some(_) => Ok(decision),
+                })
+                .await;
+            match outcome {
+                Err(_) if stale => continue,
+                other => return other.map(|o| (o, warnings)),
+            }
+        }
+        Err(ApiError::conflict(
+            rt.group,
+            rt.plural,
+            name,
+            "the object kept changing while admission plugins ran; please try again",
+        ))
+    }
+}
+
+/// `generation` counts changes of the desired state (everything but metadata and status).
+fn set_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if rt.has_generation() {
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        let next = if meta::desired_state_differs(old, new) { generation + 1 } else { generation };
+        meta::metadata_mut(new).insert("generation".into(), json!(next));
     }
 }
 
 /// Turns a proposed new version of `old` into the decision to store: keeps
 /// the server-owned metadata, applies the status split, decodes, validates,
 /// bumps generation, and removes an object whose last finalizer is gone.
+/// (When validate is false, the caller validates after the mutating admission plugins.)
 pub(super) fn finish(
     rt: &ResourceType,
     old: Value,
     mut new: Value,
     subresource: Option<&str>,
     validation_mode: FieldValidation,
+    validate: bool,
 ) -> ApiResult<(Decision, Vec<String>)> {
     let name = meta::name(&old).to_string();
     super::create::check_metadata_shape(rt, &new)?;
@@ -161,14 +258,12 @@ pub(super) fn finish(
     let mut new = decoded.object;
     // Decoding serialises afresh; keep the stored revision for the comparison below.
     meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
-    if rt.has_generation() {
-        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
-        let next = if meta::desired_state_differs(&old, &new) { generation + 1 } else { generation };
-        meta::metadata_mut(&mut new).insert("generation".into(), json!(next));
-    }
-    let causes = validation::validate(rt, &new, Some(&old));
-    if !causes.is_empty() {
-        return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+    set_generation(rt, &old, &mut new);
+    if validate {
+        let causes = validation::validate(rt, &new, Some(&old));
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+        }
     }
     if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_pending(rt, &new) {
         return Ok((Decision::Delete, decoded.warnings));

@@ -13,6 +13,7 @@ use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking, r
 use k8s_openapi::Resource;
 
 pub use codec::{Codec, FieldValidation, Typed};
+pub use defaults::Defaults;
 
 /// One served resource (one group/version/plural).
 pub struct ResourceType {
@@ -140,6 +141,8 @@ impl Registry {
             entry::<rbac::v1::ClusterRoleBinding>(s(NONE, NONE, false, false)),
             entry::<coordination::v1::Lease>(s(NONE, NONE, false, false)),
             entry::<discovery::v1::EndpointSlice>(s(NONE, NONE, false, false)),
+            entry::<crate::plugins::types::WasmPlugin>(s(&["wp"], NONE, true, false)),
+            entry::<crate::plugins::types::PodPreset>(s(NONE, NONE, false, false)),
         ];
         let mut by_path = HashMap::new();
         let mut by_kind = HashMap::new();

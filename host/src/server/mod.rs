@@ -34,6 +34,12 @@ pub struct ServerArgs {
     /// Seconds between compactions of the change log.
     #[arg(long, default_value_t = 60)]
     pub compaction_interval: u64,
+    /// Where compiled plugins are cached (default: DATA_DIR/plugin-cache).
+    #[arg(long, env = "SKIFF_PLUGIN_CACHE")]
+    pub plugin_cache: Option<PathBuf>,
+    /// Do not create the built-in plugins' WasmPlugin objects (pod-security, podpreset) at startup.
+    #[arg(long)]
+    pub no_default_plugins: bool,
 }
 
 /// `/var/lib/skiff` for root, else `~/.local/share/skiff`.
@@ -78,8 +84,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let store =
         Store::open(&datastore).await.with_context(|| format!("opening the datastore {}", redact(&datastore)))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let api = Api::new(store.clone(), shutdown_rx);
+    let metrics = Arc::new(Metrics::default());
+    let api = Api::new(store.clone(), shutdown_rx, metrics.clone());
     bootstrap(&api).await?;
+    if !args.no_default_plugins {
+        create_default_plugins(&api).await?;
+    }
+    let engine = skiff_wasm::PluginEngine::new(skiff_wasm::EngineSettings {
+        cache_dir: Some(args.plugin_cache.clone().unwrap_or_else(|| data_dir.join("plugin-cache"))),
+        ..Default::default()
+    })
+    .map_err(|e| anyhow::anyhow!("starting the plugin engine: {e}"))?;
+    // Plugins load before the API serves, so no request slips past them.
+    crate::plugins::Manager::new(api.clone(), engine).start().await;
     crate::controllers::spawn_all(api.clone());
     spawn_compaction(
         store.clone(),
@@ -95,7 +112,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let state = HttpState {
         api: api.clone(),
         admin_token: Arc::new(creds.admin_token),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         advertise: Arc::new(format!("{url_host}:{}", args.listen.port())),
     };
     let app = api::router(state);
@@ -175,6 +192,23 @@ async fn bootstrap(api: &Api) -> anyhow::Result<()> {
             if e.code != 409 {
                 anyhow::bail!("creating the kubernetes service: {}", e.message);
             }
+        }
+    }
+    Ok(())
+}
+
+/// The built-in plugins' objects, when absent (a deleted one comes back at the next start).
+async fn create_default_plugins(api: &Api) -> anyhow::Result<()> {
+    let rt = api.registry.lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins").context("wasmplugins type")?;
+    for obj in crate::plugins::builtin::default_plugins() {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        if api.get(rt, None, &name).await.is_ok() {
+            continue;
+        }
+        match api.create(rt, None, obj, Default::default()).await {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => anyhow::bail!("creating the built-in plugin {name}: {}", e.message),
         }
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! the change log in revision order (its own writes nudge the tail at once),
 //! so watchers see every server's writes.
 
+mod modules;
 mod sqlite;
 mod watch;
 
@@ -126,6 +127,7 @@ impl Store {
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
+        sqlx::query(modules::schema(backend == Backend::Postgres)).execute(&pool).await?;
         let head = Self::read_meta(&pool, "revision").await?;
         let tail = (backend == Backend::Postgres).then(|| Arc::new(tokio::sync::Notify::new()));
         let sqlite_writer = match backend {

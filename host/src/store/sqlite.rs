@@ -70,4 +70,14 @@ impl Writer {
         tx.commit().map_err(StoreError::from)?;
         Ok(Some(w))
     }
+
+    /// Stores a module blob unless one with this digest is there; true when new.
+    pub fn put_module(&self, digest: &str, bytes: &[u8], created: &str) -> Result<bool, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|poison| poison.into_inner());
+        let n = conn.execute(
+            "INSERT INTO modules (digest, size, created, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (digest) DO NOTHING",
+            params![digest, bytes.len() as i64, created, bytes],
+        )?;
+        Ok(n == 1)
+    }
 }

@@ -1,0 +1,107 @@
+//! Admission plugin call cost: `cargo bench -p skiff-wasm --bench admission -- [NAME=FILE.wasm[:CONFIG_JSON]]...`
+//!
+//! For each plugin: the one-time load (compile or cache hit, instantiate,
+//! init), then sequential `validate` calls on a small Pod for a few seconds
+//! (each a fresh instance + init + validate, as in the server), reported as
+//! calls/s and p50/p99 latency, and the same with two calls in parallel.
+//! Without arguments it measures the `chaos` test plugin (allow).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use skiff_wasm::admission::{AdmissionPlugin, Operation, Request, UserInfo};
+use skiff_wasm::{EmptyCluster, EngineSettings, GroupVersionKind, GroupVersionResource, Limits, PluginEngine};
+
+const PHASE: Duration = Duration::from_secs(3);
+
+fn request() -> Request {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+                     "spec": {"containers": [{"name": "web", "image": "reg.example.com/web:1"}]}});
+    Request {
+        uid: "bench".into(),
+        kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
+        gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
+        sub_resource: None,
+        name: "web".into(),
+        namespace: Some("default".into()),
+        operation: Operation::Create,
+        user_info: UserInfo { username: "system:admin".into(), uid: String::new(), groups: vec![], extra: vec![] },
+        object: Some(pod.to_string()),
+        old_object: None,
+        dry_run: false,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn measure(plugin: Arc<AdmissionPlugin>, parallel: usize) -> (f64, Duration, Duration) {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..parallel)
+        .map(|_| {
+            let plugin = plugin.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let req = request();
+                while started.elapsed() < PHASE {
+                    let t = Instant::now();
+                    plugin.validate(&req, Arc::new(EmptyCluster)).await.expect("validate");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (rate, percentile(&all, 0.5), percentile(&all, 0.99))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let specs: Vec<(String, PathBuf, String)> = if args.is_empty() {
+        let dir = std::env::var_os("SKIFF_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins/wasm32-wasip2/release")
+        });
+        vec![("chaos (Rust, allow)".into(), dir.join("chaos.wasm"), "{}".into())]
+    } else {
+        args.iter()
+            .map(|a| {
+                let (name, rest) = a.split_once('=').expect("NAME=FILE.wasm[:CONFIG]");
+                let (file, config) = rest.split_once(':').unwrap_or((rest, "{}"));
+                (name.to_string(), PathBuf::from(file), config.to_string())
+            })
+            .collect()
+    };
+    let engine = PluginEngine::new(EngineSettings::default()).expect("engine");
+    let limits = Limits { timeout: Duration::from_secs(10), memory_bytes: 256 << 20 };
+    println!(
+        "{:<28} {:>9} {:>10} {:>12} {:>10} {:>10} {:>12}",
+        "plugin", "size MiB", "load ms", "calls/s", "p50 µs", "p99 µs", "calls/s ×2"
+    );
+    for (name, file, config) in specs {
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let size = bytes.len() as f64 / (1 << 20) as f64;
+        let t = Instant::now();
+        let plugin = AdmissionPlugin::load(&engine, &name, Arc::from(bytes), config, limits, Arc::new(EmptyCluster))
+            .await
+            .expect("load");
+        let load_ms = t.elapsed().as_secs_f64() * 1e3;
+        let plugin = Arc::new(plugin);
+        let (rate, p50, p99) = measure(plugin.clone(), 1).await;
+        let (rate2, _, _) = measure(plugin, 2).await;
+        println!(
+            "{name:<28} {size:>9.2} {load_ms:>10.0} {rate:>12.0} {:>10.0} {:>10.0} {rate2:>12.0}",
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6
+        );
+    }
+}
