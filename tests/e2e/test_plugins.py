@@ -358,3 +358,19 @@ def test_the_same_policy_in_three_languages(skiff, lab, built_policies, language
             f'registry "docker.io", which is not allowed (allowed registries: reg.example.com, 127.0.0.1:5000)'
             ) in denied.stderr
     skiff.kubectl("delete", "wasmplugin", name)
+
+
+def test_the_seeds_envoy_initializer_as_a_sidecar_injector(skiff, lab):
+    import plugin_builds
+
+    ns, _ = lab
+    module = plugin_builds.build_rust_example("sidecar-injector", REPO / "target" / "plugins" / "examples")
+    manifest = (REPO / "examples" / "envoy-initializer.yaml").read_text().replace("namespace: default", f"namespace: {ns}")
+    skiff.kubectl("apply", "-f", "-", input=manifest)
+    push(skiff, lab, "envoy", module, {"configMap": {"namespace": ns, "name": "envoy-initializer"}},
+         "--type", "Mutating", "--resources", "pods", "--operations", "CREATE")
+    assert create_pod(skiff, ns, "web").returncode == 0
+    pod = skiff.kubectl_json("-n", ns, "get", "pod", "web")
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "envoy"]
+    assert any(v["name"] == "envoy-conf" for v in pod["spec"]["volumes"])
+    assert pod["metadata"]["annotations"]["sidecar.skiff.dev/injected"] == "envoy"
