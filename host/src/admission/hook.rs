@@ -24,14 +24,15 @@ const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
 impl Hook {
     /// Checks and compiles a WasmPlugin's `spec.admission`; the error names the field.
     pub fn from_spec(spec: &AdmissionSpec) -> Result<Hook, String> {
-        let mutating =
-            match spec.type_.as_str() {
-                "Mutating" => true,
-                "Validating" => false,
-                other => return Err(format!(
+        let mutating = match spec.type_.as_str() {
+            "Mutating" => true,
+            "Validating" => false,
+            other => {
+                return Err(format!(
                     "spec.admission.type: Unsupported value: {other:?}: supported values: \"Mutating\", \"Validating\""
-                )),
-            };
+                ))
+            }
+        };
         let operations = spec.operations.clone().unwrap_or_else(|| vec!["CREATE".into(), "UPDATE".into()]);
         if let Some(bad) = operations.iter().find(|o| !OPERATIONS.contains(&o.as_str())) {
             return Err(format!(
@@ -55,9 +56,11 @@ impl Hook {
         let fail_closed = match spec.failure_policy.as_deref().unwrap_or("Fail") {
             "Fail" => true,
             "Ignore" => false,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "spec.admission.failurePolicy: Unsupported value: {other:?}: supported values: \"Fail\", \"Ignore\""
-            )),
+            ))
+            }
         };
         let timeout_seconds = spec.timeout_seconds.unwrap_or(10);
         if !(1..=30).contains(&timeout_seconds) {

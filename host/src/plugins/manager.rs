@@ -184,7 +184,7 @@ impl Manager {
             .as_ref()
             .ok_or_else(|| Refusal::new("InvalidSpec", "spec.admission is required for world admission"))?;
         let hook = Hook::from_spec(admission).map_err(|m| Refusal::new("InvalidSpec", m))?;
-        let memory_mib = spec.memory_limit_mi_b.unwrap_or(128);
+        let memory_mib = spec.memory_limit_mib.unwrap_or(128);
         let max_mib = self.engine.settings().max_memory_bytes >> 20;
         if memory_mib < 1 || memory_mib as usize > max_mib {
             return Err(Refusal::new(

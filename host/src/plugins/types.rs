@@ -43,8 +43,8 @@ pub struct WasmPluginSpec {
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub config: Option<Value>,
     /// The cap on the plugin's memory per call, in MiB (default 128).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_limit_mi_b: Option<i32>,
+    #[serde(default, rename = "memoryLimitMiB", skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mib: Option<i32>,
     /// How many loaded revisions are kept for rollback (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i32>,
@@ -160,7 +160,7 @@ impl Defaults for WasmPlugin {
             adm.timeout_seconds.get_or_insert(10);
             adm.order.get_or_insert(0);
         }
-        self.spec.memory_limit_mi_b.get_or_insert(128);
+        self.spec.memory_limit_mib.get_or_insert(128);
         self.spec.revision_history_limit.get_or_insert(10);
     }
 }

@@ -1,4 +1,5 @@
 //! Admission plugin call cost: `cargo bench -p skiff-wasm --bench admission -- [NAME=FILE.wasm[:CONFIG_JSON]]...`
+//! (relative paths are taken from the repository root).
 //!
 //! For each plugin: the one-time load (compile or cache hit, instantiate,
 //! init), then sequential `validate` calls on a small Pod for a few seconds
@@ -77,7 +78,8 @@ async fn main() {
             .map(|a| {
                 let (name, rest) = a.split_once('=').expect("NAME=FILE.wasm[:CONFIG]");
                 let (file, config) = rest.split_once(':').unwrap_or((rest, "{}"));
-                (name.to_string(), PathBuf::from(file), config.to_string())
+                let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+                (name.to_string(), root.join(file), config.to_string())
             })
             .collect()
     };
