@@ -1,5 +1,6 @@
 //! update (PUT): optimistic concurrency on resourceVersion, the status
-//! subresource split, generation, and finalizer-driven removal.
+//! subresource split, generation, finalizer-driven removal, and the
+//! read-admit-write loop that patch shares.
 
 use serde_json::{json, Value};
 
