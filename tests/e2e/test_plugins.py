@@ -265,11 +265,12 @@ def test_hot_swap_rollback_and_a_failed_load_keeps_the_old_version(skiff, lab, b
 def test_calls_in_flight_finish_on_the_old_version(skiff, lab):
     ns, _ = lab
     push(skiff, lab, "slow", CHAOS, {"validate": "loop"}, "--resources", "pods",
-         "--timeout-seconds", "3", "--failure-policy", "Ignore")
+         "--timeout-seconds", "8", "--failure-policy", "Ignore")
     result = {}
     t = threading.Thread(target=lambda: result.update(r=create_pod(skiff, ns, "inflight")))
     t.start()
-    time.sleep(0.5)
+    # Long enough for kubectl to have sent the request, well inside the 8 s deadline.
+    time.sleep(3)
     push(skiff, lab, "slow", CHAOS, {"validate": "deny"})
     t.join(timeout=60)
     # The call that began on the looping version ended by its deadline (Ignore: admitted) ...
