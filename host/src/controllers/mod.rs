@@ -32,7 +32,7 @@ pub fn spawn_all(api: Arc<Api>) {
 }
 
 /// Feeds every change to `handle`, and calls `resync` every `every`, until shutdown.
-async fn run<H, HF, R, RF>(name: &'static str, api: Arc<Api>, every: Duration, handle: H, resync: R)
+pub(crate) async fn run<H, HF, R, RF>(name: &'static str, api: Arc<Api>, every: Duration, handle: H, resync: R)
 where
     H: Fn(Arc<Api>, Arc<Change>) -> HF,
     HF: Future<Output = ()>,
@@ -65,7 +65,8 @@ where
             }
         };
         resync(api.clone()).await;
-        let mut ticker = tokio::time::interval(every);
+        // The first tick comes one period after the resync just done, not at once.
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,

@@ -18,9 +18,10 @@ use super::types::{Condition, Revision, WasmPlugin, WasmPluginStatus};
 use crate::admission::{Hook, Installed};
 use crate::api::{meta, Api, ListOptions, WriteOptions};
 use crate::resources::ResourceType;
+use crate::store::{Change, EventType};
 
 const RESYNC: Duration = Duration::from_secs(10);
-pub const WORLDS: &[&str] = &["admission", "scheduler", "controller", "cni", "csi"];
+const WORLDS: &[&str] = &["admission", "scheduler", "controller", "cni", "csi"];
 
 pub struct Manager {
     api: Arc<Api>,
@@ -68,46 +69,36 @@ impl Manager {
     }
 
     /// Loads every plugin once (the server calls this before it serves), then
-    /// follows changes in the background.
+    /// follows changes in the background with the controllers' watch-and-resync
+    /// loop. Every server runs it: each serves admission with its own loaded versions.
     pub async fn start(mut self) {
         self.sync_all().await;
-        tokio::spawn(async move { self.run().await });
+        let api = self.api.clone();
+        let manager = Arc::new(tokio::sync::Mutex::new(self));
+        let on_change = manager.clone();
+        tokio::spawn(crate::controllers::run(
+            "plugins",
+            api,
+            RESYNC,
+            move |_, change| {
+                let manager = on_change.clone();
+                async move { manager.lock().await.handle(&change).await }
+            },
+            move |_| {
+                let manager = manager.clone();
+                async move { manager.lock().await.sync_all().await }
+            },
+        ));
     }
 
-    async fn run(mut self) {
-        let mut shutdown = self.api.shutdown.clone();
-        let store_key = self.rt.store_key();
-        loop {
-            let from = match self.api.store.revision().await {
-                Ok(r) => r,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            let Ok(mut stream) = self.api.store.watch(from).await else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            };
-            self.sync_all().await;
-            let mut ticker = tokio::time::interval(RESYNC);
-            loop {
-                tokio::select! {
-                    _ = shutdown.changed() => return,
-                    _ = ticker.tick() => self.sync_all().await,
-                    next = stream.next() => match next {
-                        Ok(change) if change.resource == store_key => {
-                            if change.event == crate::store::EventType::Deleted {
-                                self.forget(meta::name(&change.object));
-                            } else {
-                                self.reconcile(&change.object).await;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    },
-                }
-            }
+    async fn handle(&mut self, change: &Change) {
+        if change.resource != self.rt.store_key() {
+            return;
+        }
+        if change.event == EventType::Deleted {
+            self.forget(meta::name(&change.object));
+        } else {
+            self.reconcile(&change.object).await;
         }
     }
 
