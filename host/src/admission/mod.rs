@@ -49,6 +49,12 @@ struct Chain {
     validating: Vec<Arc<Installed>>,
 }
 
+impl Chain {
+    fn all(&self) -> impl Iterator<Item = &Arc<Installed>> {
+        self.mutating.iter().chain(self.validating.iter())
+    }
+}
+
 pub struct Admission {
     chain: RwLock<Arc<Chain>>,
     store: Arc<Store>,
@@ -84,6 +90,7 @@ impl Admission {
 
     /// Makes `installed` the active version of its plugin, or removes `name`.
     pub fn install(&self, name: &str, installed: Option<Installed>) {
+        let removing = installed.is_none();
         let mut guard = self.chain.write().unwrap_or_else(|p| p.into_inner());
         let mut mutating: Vec<Arc<Installed>> = guard.mutating.iter().filter(|p| p.name != name).cloned().collect();
         let mut validating: Vec<Arc<Installed>> = guard.validating.iter().filter(|p| p.name != name).cloned().collect();
@@ -98,22 +105,20 @@ impl Admission {
             list.sort_by(|a, b| (a.hook.order, &a.name).cmp(&(b.hook.order, &b.name)));
         }
         *guard = Arc::new(Chain { mutating, validating });
-        if installed_is_none(&guard, name) {
+        if removing {
             self.metrics.forget_plugin(name);
         }
     }
 
     /// The active version of `name`, if any.
     pub fn active(&self, name: &str) -> Option<Arc<Installed>> {
-        let chain = self.current();
-        chain.mutating.iter().chain(chain.validating.iter()).find(|p| p.name == name).cloned()
+        self.current().all().find(|p| p.name == name).cloned()
     }
 
     /// Whether any plugin could be interested (selectors aside): writes without
     /// one take the direct path.
     pub fn wants(&self, attrs: &Attributes<'_>) -> bool {
-        let chain = self.current();
-        chain.mutating.iter().chain(chain.validating.iter()).any(|p| p.hook.matches_request(attrs))
+        self.current().all().any(|p| p.hook.matches_request(attrs))
     }
 
     /// Runs the matching mutating plugins on `object`; returns the changed
@@ -251,10 +256,6 @@ impl Admission {
             dry_run: attrs.dry_run,
         }
     }
-}
-
-fn installed_is_none(chain: &Chain, name: &str) -> bool {
-    !chain.mutating.iter().chain(chain.validating.iter()).any(|p| p.name == name)
 }
 
 /// `admission plugin "NAME" denied the request: MESSAGE`, as Kubernetes words a webhook's denial.

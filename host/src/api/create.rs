@@ -128,23 +128,14 @@ impl Api {
         let wants_ports = ty == "NodePort" || ty == "LoadBalancer";
         let mut used_ips = std::collections::HashSet::new();
         let mut used_ports = std::collections::HashSet::new();
-        let mut after: Option<(String, String)> = None;
-        loop {
-            let page =
-                self.store.list("/services", None, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000).await?;
-            for s in &page.items {
-                if let Some(ip) = s["spec"]["clusterIP"].as_str() {
-                    used_ips.insert(ip.to_string());
-                }
-                for p in s["spec"]["ports"].as_array().into_iter().flatten() {
-                    if let Some(n) = p["nodePort"].as_i64() {
-                        used_ports.insert(n);
-                    }
-                }
+        for s in self.store.list_every("/services", None).await? {
+            if let Some(ip) = s["spec"]["clusterIP"].as_str() {
+                used_ips.insert(ip.to_string());
             }
-            match page.items.last() {
-                Some(last) if page.more => after = Some((meta::namespace(last).into(), meta::name(last).into())),
-                _ => break,
+            for p in s["spec"]["ports"].as_array().into_iter().flatten() {
+                if let Some(n) = p["nodePort"].as_i64() {
+                    used_ports.insert(n);
+                }
             }
         }
         let name = meta::name(svc).to_string();

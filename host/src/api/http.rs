@@ -127,7 +127,7 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
     }
     if let Some(rest) = path.strip_prefix(crate::plugins::modules::PREFIX) {
         if rest.is_empty() || rest.starts_with('/') {
-            return crate::plugins::modules::serve(&state.api, method, rest, &headers, body).await;
+            return crate::plugins::modules::serve(&state.api, method, rest, body).await;
         }
     }
     let registry = state.api.registry;

@@ -78,18 +78,12 @@ impl Client {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        match self.send(self.request(reqwest::Method::POST, path).json(body)).await? {
-            (200 | 201, v) => Ok(v),
-            (_, v) => bail!("{}", status_message(&v)),
-        }
+        self.expect_success(self.request(reqwest::Method::POST, path).json(body)).await
     }
 
     pub async fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
         let request = self.request(reqwest::Method::POST, path).header("content-type", "application/wasm").body(bytes);
-        match self.send(request).await? {
-            (200 | 201, v) => Ok(v),
-            (_, v) => bail!("{}", status_message(&v)),
-        }
+        self.expect_success(request).await
     }
 
     pub async fn merge_patch(&self, path: &str, patch: &Value) -> anyhow::Result<Value> {
@@ -97,8 +91,12 @@ impl Client {
             .request(reqwest::Method::PATCH, path)
             .header("content-type", "application/merge-patch+json")
             .body(patch.to_string());
+        self.expect_success(request).await
+    }
+
+    async fn expect_success(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         match self.send(request).await? {
-            (200, v) => Ok(v),
+            (200..=299, v) => Ok(v),
             (_, v) => bail!("{}", status_message(&v)),
         }
     }

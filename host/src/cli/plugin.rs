@@ -114,6 +114,25 @@ fn read_config(arg: &Option<String>) -> anyhow::Result<Option<Value>> {
     Ok(Some(value))
 }
 
+/// The `spec.admission` fields given on the command line.
+fn admission_settings(args: &PushArgs) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let mut admission = serde_json::Map::new();
+    let mut set = |field: &str, value: Option<Value>| {
+        if let Some(v) = value {
+            admission.insert(field.into(), v);
+        }
+    };
+    set("type", args.type_.as_ref().map(|t| json!(t)));
+    set("resources", (!args.resources.is_empty()).then(|| resource_rules(&args.resources)));
+    set("operations", (!args.operations.is_empty()).then(|| json!(args.operations)));
+    set("failurePolicy", args.failure_policy.as_ref().map(|p| json!(p)));
+    set("timeoutSeconds", args.timeout_seconds.map(|t| json!(t)));
+    set("order", args.order.map(|o| json!(o)));
+    set("namespaceSelector", args.namespace_selector.as_deref().map(match_labels).transpose()?);
+    set("objectSelector", args.object_selector.as_deref().map(match_labels).transpose()?);
+    Ok(admission)
+}
+
 /// `k=v,k2=v2` as a LabelSelector's matchLabels.
 fn match_labels(text: &str) -> anyhow::Result<Value> {
     let mut labels = serde_json::Map::new();
@@ -152,78 +171,44 @@ async fn push(args: PushArgs) -> anyhow::Result<()> {
     let client = Client::from_kubeconfig(args.kubeconfig.clone())?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let config = read_config(&args.config)?;
+    let mut admission = admission_settings(&args)?;
+    let path = format!("{PLUGINS}/{}", args.name);
+    let creating = client.get(&path).await?.is_none();
+    if creating && args.world == "admission" {
+        if !admission.contains_key("resources") {
+            bail!("a new admission plugin needs --resources (for example --resources pods or --resources deployments.apps)");
+        }
+        admission.entry("type").or_insert(json!("Validating"));
+    }
+
     eprintln!("uploading {} ({:.1} MiB)…", args.file.display(), bytes.len() as f64 / (1 << 20) as f64);
     let started = Instant::now();
     let uploaded = client.post_bytes(MODULES, bytes).await?;
     let digest = uploaded["digest"].as_str().ok_or_else(|| anyhow!("the server did not return a digest"))?.to_string();
     eprintln!("uploaded {digest} in {:.1}s", started.elapsed().as_secs_f64());
 
-    let path = format!("{PLUGINS}/{}", args.name);
-    let mut admission = serde_json::Map::new();
-    if let Some(t) = &args.type_ {
-        admission.insert("type".into(), json!(t));
+    // A new plugin gets the whole spec; an existing one only what was given.
+    let mut spec = json!({"module": digest});
+    if let Some(c) = config {
+        spec["config"] = c;
     }
-    if !args.resources.is_empty() {
-        admission.insert("resources".into(), resource_rules(&args.resources));
+    if !admission.is_empty() {
+        spec["admission"] = Value::Object(admission);
     }
-    if !args.operations.is_empty() {
-        admission.insert("operations".into(), json!(args.operations));
+    if let Some(m) = args.memory_limit_mib {
+        spec["memoryLimitMiB"] = json!(m);
     }
-    if let Some(p) = &args.failure_policy {
-        admission.insert("failurePolicy".into(), json!(p));
-    }
-    if let Some(t) = args.timeout_seconds {
-        admission.insert("timeoutSeconds".into(), json!(t));
-    }
-    if let Some(o) = args.order {
-        admission.insert("order".into(), json!(o));
-    }
-    if let Some(s) = &args.namespace_selector {
-        admission.insert("namespaceSelector".into(), match_labels(s)?);
-    }
-    if let Some(s) = &args.object_selector {
-        admission.insert("objectSelector".into(), match_labels(s)?);
-    }
-    let existing = client.get(&path).await?;
-    let after = match existing {
-        Some(_) => {
-            let mut spec = json!({"module": digest});
-            if let Some(c) = config {
-                spec["config"] = c;
-            }
-            if !admission.is_empty() {
-                spec["admission"] = Value::Object(admission);
-            }
-            if let Some(m) = args.memory_limit_mib {
-                spec["memoryLimitMiB"] = json!(m);
-            }
-            client.merge_patch(&path, &json!({"spec": spec})).await?
-        }
-        None => {
-            if args.world == "admission" {
-                if !admission.contains_key("resources") {
-                    bail!("a new admission plugin needs --resources (for example --resources pods or --resources deployments.apps)");
-                }
-                admission.entry("type").or_insert(json!("Validating"));
-            }
-            let mut spec = json!({"world": args.world, "module": digest});
-            if let Some(c) = config {
-                spec["config"] = c;
-            }
-            if args.world == "admission" {
-                spec["admission"] = Value::Object(admission);
-            }
-            if let Some(m) = args.memory_limit_mib {
-                spec["memoryLimitMiB"] = json!(m);
-            }
-            let obj = json!({
-                "apiVersion": "plugins.skiff.dev/v1alpha1",
-                "kind": "WasmPlugin",
-                "metadata": {"name": args.name},
-                "spec": spec,
-            });
-            client.post_json(PLUGINS, &obj).await?
-        }
+    let after = if creating {
+        spec["world"] = json!(args.world);
+        let obj = json!({
+            "apiVersion": "plugins.skiff.dev/v1alpha1",
+            "kind": "WasmPlugin",
+            "metadata": {"name": args.name},
+            "spec": spec,
+        });
+        client.post_json(PLUGINS, &obj).await?
+    } else {
+        client.merge_patch(&path, &json!({"spec": spec})).await?
     };
     if args.no_wait {
         println!("wasmplugin.plugins.skiff.dev/{} configured", args.name);

@@ -70,39 +70,13 @@ impl Cluster for StoreCluster {
                 None => Selector::everything(),
             };
             let namespace = if rt.namespaced { namespace.filter(|n| !n.is_empty()) } else { None };
-            let mut out = Vec::new();
-            let mut after: Option<(String, String)> = None;
-            loop {
-                let page = self
-                    .store
-                    .list(
-                        &rt.store_key(),
-                        namespace.as_deref(),
-                        after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                        1000,
-                    )
-                    .await
-                    .map_err(unavailable)?;
-                for item in &page.items {
-                    if selector.matches_object(item) {
-                        if out.len() == LIST_LIMIT {
-                            return Err(wit_error(
-                                ErrorCode::Unsupported,
-                                format!("more than {LIST_LIMIT} objects match; narrow the namespace or selector"),
-                            ));
-                        }
-                        out.push(item.to_string());
-                    }
-                }
-                match page.items.last() {
-                    Some(last) if page.more => {
-                        after = Some((
-                            last["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
-                            last["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                        ))
-                    }
-                    _ => break,
-                }
+            let items = self.store.list_every(&rt.store_key(), namespace.as_deref()).await.map_err(unavailable)?;
+            let out: Vec<String> = items.iter().filter(|o| selector.matches_object(o)).map(|o| o.to_string()).collect();
+            if out.len() > LIST_LIMIT {
+                return Err(wit_error(
+                    ErrorCode::Unsupported,
+                    format!("more than {LIST_LIMIT} objects match; narrow the namespace or selector"),
+                ));
             }
             Ok(out)
         })

@@ -3,7 +3,7 @@
 //! are stored once), GET the list, GET or HEAD `modules/sha256:<hex>`.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -16,7 +16,7 @@ pub const PREFIX: &str = "/apis/plugins.skiff.dev/v1alpha1/modules";
 /// Components built from interpreters (Python, JavaScript) run to tens of MiB.
 pub const MAX_MODULE: usize = 128 << 20;
 
-pub async fn serve(api: &Api, method: Method, rest: &str, _headers: &HeaderMap, body: Body) -> ApiResult<Response> {
+pub async fn serve(api: &Api, method: Method, rest: &str, body: Body) -> ApiResult<Response> {
     let rest = rest.trim_matches('/');
     match (method, rest) {
         (Method::POST, "") => {

@@ -152,8 +152,7 @@ impl k8s_openapi::Resource for WasmPlugin {
 
 impl Defaults for WasmPlugin {
     fn apply_defaults(&mut self) {
-        self.api_version = Some(<Self as k8s_openapi::Resource>::API_VERSION.into());
-        self.kind = Some(<Self as k8s_openapi::Resource>::KIND.into());
+        (self.api_version, self.kind) = type_meta::<Self>();
         if let Some(adm) = &mut self.spec.admission {
             adm.operations.get_or_insert_with(|| vec!["CREATE".into(), "UPDATE".into()]);
             adm.failure_policy.get_or_insert_with(|| "Fail".into());
@@ -207,7 +206,11 @@ impl k8s_openapi::Resource for PodPreset {
 
 impl Defaults for PodPreset {
     fn apply_defaults(&mut self) {
-        self.api_version = Some(<Self as k8s_openapi::Resource>::API_VERSION.into());
-        self.kind = Some(<Self as k8s_openapi::Resource>::KIND.into());
+        (self.api_version, self.kind) = type_meta::<Self>();
     }
+}
+
+/// `apiVersion` and `kind` as stored: always the type's own, whatever the client sent.
+fn type_meta<T: k8s_openapi::Resource>() -> (Option<String>, Option<String>) {
+    (Some(T::API_VERSION.into()), Some(T::KIND.into()))
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::api::{self, Api, HttpState};
 use crate::metrics::Metrics;
+use crate::resources::ResourceType;
 use crate::store::Store;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -171,29 +172,16 @@ async fn wait_for_signal() {
 async fn bootstrap(api: &Api) -> anyhow::Result<()> {
     let ns_type = api.registry.lookup("", "v1", "namespaces").context("namespaces type")?;
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        if api.get(ns_type, None, name).await.is_ok() {
-            continue;
-        }
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}});
-        match api.create(ns_type, None, ns, Default::default()).await {
-            Ok(_) => {}
-            Err(e) if e.code == 409 => {}
-            Err(e) => anyhow::bail!("creating namespace {name}: {}", e.message),
-        }
+        ensure(api, ns_type, None, ns).await?;
     }
     let svc_type = api.registry.lookup("", "v1", "services").context("services type")?;
-    if api.get(svc_type, Some("default"), "kubernetes").await.is_err() {
-        let svc = json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "10.43.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
-        });
-        if let Err(e) = api.create(svc_type, Some("default"), svc, Default::default()).await {
-            if e.code != 409 {
-                anyhow::bail!("creating the kubernetes service: {}", e.message);
-            }
-        }
-    }
+    let svc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": "10.43.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
+    });
+    ensure(api, svc_type, Some("default"), svc).await?;
     Ok(())
 }
 
@@ -201,17 +189,22 @@ async fn bootstrap(api: &Api) -> anyhow::Result<()> {
 async fn create_default_plugins(api: &Api) -> anyhow::Result<()> {
     let rt = api.registry.lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins").context("wasmplugins type")?;
     for obj in crate::plugins::builtin::default_plugins() {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        if api.get(rt, None, &name).await.is_ok() {
-            continue;
-        }
-        match api.create(rt, None, obj, Default::default()).await {
-            Ok(_) => {}
-            Err(e) if e.code == 409 => {}
-            Err(e) => anyhow::bail!("creating the built-in plugin {name}: {}", e.message),
-        }
+        ensure(api, rt, None, obj).await?;
     }
     Ok(())
+}
+
+/// Creates `obj` unless an object of that name exists (or appears meanwhile).
+async fn ensure(api: &Api, rt: &ResourceType, namespace: Option<&str>, obj: serde_json::Value) -> anyhow::Result<()> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    if api.get(rt, namespace, &name).await.is_ok() {
+        return Ok(());
+    }
+    match api.create(rt, namespace, obj, Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 409 => Ok(()),
+        Err(e) => anyhow::bail!("creating {} {name}: {}", rt.singular, e.message),
+    }
 }
 
 fn spawn_compaction(store: Arc<Store>, keep: i64, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {

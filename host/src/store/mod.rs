@@ -181,6 +181,25 @@ impl Store {
         }
     }
 
+    /// Every object of `resource` (in one namespace, or all), read page by page.
+    pub async fn list_every(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, StoreError> {
+        let mut items = Vec::new();
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page =
+                self.list(resource, namespace, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000).await?;
+            let more = page.more;
+            items.extend(page.items);
+            match items.last() {
+                Some(last) if more => {
+                    let at = |f: &str| last["metadata"][f].as_str().unwrap_or("").to_string();
+                    after = Some((at("namespace"), at("name")));
+                }
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Reads up to `limit` objects of `resource` (in one namespace, or all when
     /// `namespace` is None) ordered by (namespace, name), starting after `after`.
     pub async fn list(

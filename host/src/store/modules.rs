@@ -69,15 +69,18 @@ impl Store {
             .bind(digest)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(ModuleInfo { digest: r.try_get(0)?, size: r.try_get(1)?, created: r.try_get(2)? })).transpose()
+        row.map(|r| info(&r)).transpose()
     }
 
     pub async fn list_modules(&self) -> Result<Vec<ModuleInfo>, StoreError> {
         let rows = sqlx::query("SELECT digest, size, created FROM modules ORDER BY created, digest")
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter()
-            .map(|r| Ok(ModuleInfo { digest: r.try_get(0)?, size: r.try_get(1)?, created: r.try_get(2)? }))
-            .collect()
+        rows.iter().map(info).collect()
     }
+}
+
+/// A `digest, size, created` row.
+fn info(row: &sqlx::any::AnyRow) -> Result<ModuleInfo, StoreError> {
+    Ok(ModuleInfo { digest: row.try_get(0)?, size: row.try_get(1)?, created: row.try_get(2)? })
 }

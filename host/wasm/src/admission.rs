@@ -65,17 +65,9 @@ impl AdmissionPlugin {
         Ok(plugin)
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// `sha256:<hex>` of the module.
     pub fn digest(&self) -> &str {
         &self.digest
-    }
-
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     pub async fn validate(&self, request: &Request, cluster: Arc<dyn Cluster>) -> Result<Verdict, PluginError> {

@@ -27,12 +27,6 @@ pub struct Limits {
     pub memory_bytes: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { timeout: Duration::from_secs(10), memory_bytes: 128 << 20 }
-    }
-}
-
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Read-only access to cluster objects, answered by the host as the plugin's
