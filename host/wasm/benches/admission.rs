@@ -7,33 +7,17 @@
 //! calls/s and p50/p99 latency, and the same with two calls in parallel.
 //! Without arguments it measures the `chaos` test plugin (allow).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use skiff_wasm::admission::{AdmissionPlugin, Operation, Request, UserInfo};
-use skiff_wasm::{EmptyCluster, EngineSettings, GroupVersionKind, GroupVersionResource, Limits, PluginEngine};
+use skiff_wasm::admission::AdmissionPlugin;
+use skiff_wasm::{EmptyCluster, EngineSettings, Limits, PluginEngine};
 
 const PHASE: Duration = Duration::from_secs(3);
-
-fn request() -> Request {
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
-                     "spec": {"containers": [{"name": "web", "image": "reg.example.com/web:1"}]}});
-    Request {
-        uid: "bench".into(),
-        kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
-        gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-        sub_resource: None,
-        name: "web".into(),
-        namespace: Some("default".into()),
-        operation: Operation::Create,
-        user_info: UserInfo { username: "system:admin".into(), uid: String::new(), groups: vec![], extra: vec![] },
-        object: Some(pod.to_string()),
-        old_object: None,
-        dry_run: false,
-    }
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -46,7 +30,7 @@ async fn measure(plugin: Arc<AdmissionPlugin>, parallel: usize) -> (f64, Duratio
             let plugin = plugin.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let req = request();
+                let req = common::pod_create("reg.example.com/web:1");
                 while started.elapsed() < PHASE {
                     let t = Instant::now();
                     plugin.validate(&req, Arc::new(EmptyCluster)).await.expect("validate");
@@ -69,10 +53,7 @@ async fn measure(plugin: Arc<AdmissionPlugin>, parallel: usize) -> (f64, Duratio
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let specs: Vec<(String, PathBuf, String)> = if args.is_empty() {
-        let dir = std::env::var_os("SKIFF_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins/wasm32-wasip2/release")
-        });
-        vec![("chaos (Rust, allow)".into(), dir.join("chaos.wasm"), "{}".into())]
+        vec![("chaos (Rust, allow)".into(), common::plugins_dir().join("chaos.wasm"), "{}".into())]
     } else {
         args.iter()
             .map(|a| {

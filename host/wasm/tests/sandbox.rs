@@ -2,21 +2,17 @@
 //! tests/run from plugins/testing/chaos into $SKIFF_PLUGINS_DIR) misbehaves
 //! on request, and every misbehaviour must come back as a `PluginError`.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use skiff_wasm::admission::{AdmissionPlugin, Change, Operation, Request, UserInfo};
-use skiff_wasm::{
-    EmptyCluster, EngineSettings, GroupVersionKind, GroupVersionResource, Limits, PluginEngine, PluginError,
-};
+use skiff_wasm::admission::{AdmissionPlugin, Change, Request};
+use skiff_wasm::{EmptyCluster, EngineSettings, Limits, PluginEngine, PluginError};
 
 fn chaos() -> Arc<[u8]> {
-    let dir = std::env::var_os("SKIFF_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins/wasm32-wasip2/release")
-    });
-    let path = dir.join("chaos.wasm");
+    let path = common::plugins_dir().join("chaos.wasm");
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (tests/run builds plugins/ first)", path.display()));
     Arc::from(bytes)
@@ -36,21 +32,7 @@ async fn load(engine: &PluginEngine, config: serde_json::Value) -> Result<Admiss
 }
 
 fn pod_request() -> Request {
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-    Request {
-        uid: "test".into(),
-        kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
-        gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-        sub_resource: None,
-        name: "p".into(),
-        namespace: Some("default".into()),
-        operation: Operation::Create,
-        user_info: UserInfo { username: "system:admin".into(), uid: String::new(), groups: vec![], extra: vec![] },
-        object: Some(pod.to_string()),
-        old_object: None,
-        dry_run: false,
-    }
+    common::pod_create("busybox")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

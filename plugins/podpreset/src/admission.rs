@@ -93,8 +93,7 @@ fn with_warnings(mutation: Mutation, warnings: Vec<String>) -> Mutation {
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
-    use skiff_plugin_sdk::admission::{Change, UserInfo};
-    use skiff_plugin_sdk::{GroupVersionKind, GroupVersionResource};
+    use skiff_plugin_sdk::admission::Change;
 
     use super::*;
 
@@ -112,22 +111,9 @@ mod tests {
 
     fn create(pod: Value) -> Request {
         Request {
-            uid: "u".into(),
-            kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
-            gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-            sub_resource: None,
             name: "web-1".into(),
             namespace: Some("team".into()),
-            operation: Operation::Create,
-            user_info: UserInfo {
-                username: "system:serviceaccount:kube-system:replicaset-controller".into(),
-                uid: "".into(),
-                groups: vec![],
-                extra: vec![],
-            },
-            object: Some(pod.to_string()),
-            old_object: None,
-            dry_run: false,
+            ..Request::for_test(Operation::Create, "pods", &pod)
         }
     }
 

@@ -45,6 +45,33 @@ impl Request {
         self.kind.group == T::GROUP && self.kind.kind == T::KIND
     }
 
+    /// A request as the host would send it, for unit tests of plugin logic: `operation` on
+    /// `object` (JSON with `apiVersion`, `kind` and `metadata`) of the resource `plural`; name
+    /// and namespace come from the object's metadata, the user is `test`. Set other fields
+    /// with struct update syntax: `Request { old_object: …, ..Request::for_test(…) }`.
+    pub fn for_test(operation: Operation, plural: &str, object: &serde_json::Value) -> Request {
+        let api_version = object["apiVersion"].as_str().unwrap_or("v1");
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let text = |path: &[&str]| path.iter().fold(object, |v, key| &v[*key]).as_str().map(str::to_owned);
+        Request {
+            uid: "test".into(),
+            kind: crate::GroupVersionKind {
+                group: group.into(),
+                version: version.into(),
+                kind: text(&["kind"]).unwrap_or_default(),
+            },
+            gvr: crate::GroupVersionResource { group: group.into(), version: version.into(), plural: plural.into() },
+            sub_resource: None,
+            name: text(&["metadata", "name"]).unwrap_or_default(),
+            namespace: text(&["metadata", "namespace"]),
+            operation,
+            user_info: UserInfo { username: "test".into(), uid: String::new(), groups: vec![], extra: vec![] },
+            object: Some(object.to_string()),
+            old_object: None,
+            dry_run: false,
+        }
+    }
+
     /// `namespace/name`, or `name` for cluster-scoped objects: for messages and logs.
     pub fn object_ref(&self) -> String {
         match &self.namespace {
@@ -140,22 +167,32 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{ErrorCode, GroupVersionKind, GroupVersionResource};
+    use crate::ErrorCode;
 
     fn request(object: Option<&str>, old: Option<&str>) -> Request {
         Request {
-            uid: "u1".into(),
-            kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
-            gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-            sub_resource: None,
-            name: "web".into(),
-            namespace: Some("default".into()),
-            operation: Operation::Create,
-            user_info: UserInfo { username: "alice".into(), uid: "".into(), groups: vec![], extra: vec![] },
             object: object.map(str::to_owned),
             old_object: old.map(str::to_owned),
-            dry_run: false,
+            ..Request::for_test(
+                Operation::Create,
+                "pods",
+                &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"}}),
+            )
         }
+    }
+
+    #[test]
+    fn test_requests_take_kind_and_names_from_the_object() {
+        let deploy =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns"}});
+        let req = Request::for_test(Operation::Update, "deployments", &deploy);
+        assert_eq!(
+            (req.kind.group.as_str(), req.kind.version.as_str(), req.kind.kind.as_str()),
+            ("apps", "v1", "Deployment")
+        );
+        assert_eq!((req.gvr.group.as_str(), req.gvr.plural.as_str()), ("apps", "deployments"));
+        assert_eq!(req.object_ref(), "ns/d");
+        assert_eq!(req.operation.as_str(), "UPDATE");
     }
 
     #[test]

@@ -37,18 +37,15 @@ impl Cluster for FakeCluster {
 }
 
 fn request(group: &str, plural: &str, kind: &str, op: Operation, object: Value, old: Option<Value>) -> Request {
+    let base = Request::for_test(op, plural, &object);
     Request {
-        uid: "uid-1".into(),
         kind: GroupVersionKind { group: group.into(), version: "v1".into(), kind: kind.into() },
         gvr: GroupVersionResource { group: group.into(), version: "v1".into(), plural: plural.into() },
-        sub_resource: None,
         name: "obj".into(),
         namespace: Some("team".into()),
-        operation: op,
-        user_info: UserInfo { username: "alice".into(), uid: String::new(), groups: vec![], extra: vec![] },
-        object: Some(object.to_string()),
+        user_info: UserInfo { username: "alice".into(), ..base.user_info.clone() },
         old_object: old.map(|o| o.to_string()),
-        dry_run: false,
+        ..base
     }
 }
 

@@ -194,8 +194,8 @@ fn hog() -> ! {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use skiff_plugin_sdk::admission::{Change, Operation, UserInfo};
-    use skiff_plugin_sdk::{ErrorCode, GroupVersionKind, GroupVersionResource};
+    use skiff_plugin_sdk::admission::{Change, Operation};
+    use skiff_plugin_sdk::ErrorCode;
 
     use super::*;
 
@@ -205,17 +205,9 @@ mod tests {
 
     fn request(object: Value) -> Request {
         Request {
-            uid: "u".into(),
-            kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: "Pod".into() },
-            gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-            sub_resource: None,
             name: "web".into(),
             namespace: Some("default".into()),
-            operation: Operation::Create,
-            user_info: UserInfo { username: "u".into(), uid: "".into(), groups: vec![], extra: vec![] },
-            object: Some(object.to_string()),
-            old_object: None,
-            dry_run: false,
+            ..Request::for_test(Operation::Create, "pods", &object)
         }
     }
 

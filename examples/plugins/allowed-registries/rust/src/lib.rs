@@ -122,19 +122,8 @@ mod tests {
             "connect" => Operation::Connect,
             other => panic!("unknown operation {other}"),
         };
-        Request {
-            uid: "u".into(),
-            kind: GroupVersionKind { group: "".into(), version: "v1".into(), kind: kind.into() },
-            gvr: GroupVersionResource { group: "".into(), version: "v1".into(), plural: "pods".into() },
-            sub_resource: None,
-            name: "p".into(),
-            namespace: Some("default".into()),
-            operation,
-            user_info: UserInfo { username: "u".into(), uid: "".into(), groups: vec![], extra: vec![] },
-            object,
-            old_object: None,
-            dry_run: false,
-        }
+        let base = Request::for_test(operation, "pods", &serde_json::json!({"apiVersion": "v1", "kind": kind}));
+        Request { name: "p".into(), namespace: Some("default".into()), object, ..base }
     }
 
     #[test]
