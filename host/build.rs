@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BUILTINS: &[&str] = &["pod_security", "podpreset"];
+const BUILTINS: &[&str] = &["pod_security", "podpreset", "default_scheduler"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

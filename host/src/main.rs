@@ -5,9 +5,11 @@ mod api;
 mod auth;
 mod cli;
 mod controllers;
+mod events;
 mod metrics;
 mod plugins;
 mod resources;
+mod scheduler;
 mod server;
 mod store;
 
@@ -27,6 +29,9 @@ enum Command {
     /// Manage WebAssembly plugins: push, list, roll back, test locally.
     #[command(subcommand)]
     Plugin(cli::plugin::PluginCommand),
+    /// Development aids: simulated nodes for trying the scheduler at scale.
+    #[command(subcommand)]
+    Dev(cli::dev::DevCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +46,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Plugin(cmd) => runtime.block_on(cli::plugin::run(cmd)),
+        Command::Dev(cmd) => runtime.block_on(cli::dev::run(cmd)),
     }
 }

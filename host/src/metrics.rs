@@ -49,6 +49,9 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     plugins: Mutex<BTreeMap<String, PluginStats>>,
+    /// Scheduling attempts by (profile, result).
+    schedule_attempts: Mutex<BTreeMap<(String, &'static str), u64>>,
+    pending_pods: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -84,6 +87,17 @@ impl Metrics {
         }
     }
 
+    /// Pods the scheduler decided for a profile: `scheduled`, `unschedulable` or `error`.
+    pub fn observe_schedule(&self, profile: &str, result: &'static str, pods: usize) {
+        if let Ok(mut a) = self.schedule_attempts.lock() {
+            *a.entry((profile.to_string(), result)).or_default() += pods as u64;
+        }
+    }
+
+    pub fn set_scheduler_pending(&self, pods: usize) {
+        self.pending_pods.store(pods, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Forgets a deleted plugin's series.
     pub fn forget_plugin(&self, plugin: &str) {
         if let Ok(mut p) = self.plugins.lock() {
@@ -110,6 +124,20 @@ impl Metrics {
         if let Ok(p) = self.plugins.lock() {
             self.render_plugins(&mut out, &p);
         }
+        out.push_str("# HELP scheduler_schedule_attempts_total Pods the scheduler decided, by profile and result.\n");
+        out.push_str("# TYPE scheduler_schedule_attempts_total counter\n");
+        if let Ok(a) = self.schedule_attempts.lock() {
+            for ((profile, result), n) in a.iter() {
+                out.push_str(&format!(
+                    "scheduler_schedule_attempts_total{{profile=\"{}\",result=\"{result}\"}} {n}\n",
+                    label(profile)
+                ));
+            }
+        }
+        out.push_str("# HELP scheduler_pending_pods Pods waiting in the scheduling queue.\n");
+        out.push_str("# TYPE scheduler_pending_pods gauge\n");
+        let pending = self.pending_pods.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!("scheduler_pending_pods {pending}\n"));
         out
     }
 

@@ -27,6 +27,7 @@ WIT = REPO / "wit"
 EXAMPLES = REPO / "examples" / "plugins"
 ALLOWED_REGISTRIES = EXAMPLES / "allowed-registries"
 PYTHON_DIR = ALLOWED_REGISTRIES / "python"
+BIN_PACKING_PYTHON_DIR = EXAMPLES / "bin-packing" / "python"
 JAVASCRIPT_DIR = ALLOWED_REGISTRIES / "javascript"
 RUST_TARGET_DIR = REPO / "target" / "plugins"
 RUST_TARGET = "wasm32-wasip2"
@@ -34,6 +35,7 @@ RUST_TARGET = "wasm32-wasip2"
 # The version the Python example was verified with; tests/run installs it.
 COMPONENTIZE_PY_VERSION = "0.25.1"
 WORLD = "admission-policy"
+SCHEDULER_WORLD = "scheduler-policy"
 BUILD_TIMEOUT = 900
 
 # Never sources: build output, caches and installed packages.
@@ -155,24 +157,39 @@ def check_tools(languages: Sequence[str] = ("rust", "python", "javascript")) -> 
 # ------------------------------------------------------------------- Python
 
 
-def build_python(out_dir: Path) -> Path:
-    """examples/plugins/allowed-registries/python -> OUT_DIR/allowed-registries-python.wasm"""
-    output = Path(out_dir) / "allowed-registries-python.wasm"
+def build_python_app(app_dir: Path, world: str, output: Path, what: str = "building the Python plugin") -> Path:
+    """APP_DIR (whose app.py implements WORLD of wit/) -> OUTPUT, with componentize-py."""
+    app_dir, output = Path(app_dir), Path(output)
     tool = _componentize_py()
     if tool is None:
         raise PluginBuildError("\n".join(check_tools(["python"])))
     # The tool counts as a source: a new componentize-py rebuilds.
-    if _up_to_date(output, [PYTHON_DIR, WIT, tool]):
+    if _up_to_date(output, [app_dir, WIT, tool]):
         return output
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     _run(
-        [str(tool), "-d", str(WIT), "-w", WORLD, "componentize", "app", "-p", str(PYTHON_DIR), "-o", str(tmp)],
-        cwd=PYTHON_DIR,
-        what="building the Python plugin",
+        [str(tool), "-d", str(WIT), "-w", world, "componentize", "app", "-p", str(app_dir), "-o", str(tmp)],
+        cwd=app_dir,
+        what=what,
     )
     os.replace(tmp, output)
     return output
+
+
+def build_python(out_dir: Path) -> Path:
+    """examples/plugins/allowed-registries/python -> OUT_DIR/allowed-registries-python.wasm"""
+    return build_python_app(PYTHON_DIR, WORLD, Path(out_dir) / "allowed-registries-python.wasm")
+
+
+def build_bin_packing_python(out_dir: Path) -> Path:
+    """examples/plugins/bin-packing/python -> OUT_DIR/bin-packing-python.wasm (a scheduler policy)"""
+    return build_python_app(
+        BIN_PACKING_PYTHON_DIR,
+        SCHEDULER_WORLD,
+        Path(out_dir) / "bin-packing-python.wasm",
+        what="building the Python bin-packing scheduler",
+    )
 
 
 # --------------------------------------------------------------- JavaScript

@@ -95,6 +95,11 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             }
             resources.push(entry);
         }
+        if rt.is("", "pods") {
+            resources.push(json!({
+                "name": "pods/binding", "singularName": "", "namespaced": true, "kind": "Binding", "verbs": ["create"],
+            }));
+        }
     }
     if resources.is_empty() {
         return None;

@@ -254,6 +254,7 @@ async fn resource(
         Some("status") if rt.status => {}
         Some("scale") if rt.scale => {}
         Some("finalize") if rt.is("", "namespaces") && method == Method::PUT => {}
+        Some("binding") if rt.is("", "pods") && method == Method::POST => {}
         Some(other) => {
             return Err(ApiError::not_found(
                 rt.group,
@@ -387,6 +388,12 @@ async fn resource(
                 "items": items,
             });
             Ok(json_response(StatusCode::OK, &value, &headers, &[]))
+        }
+        (&Method::POST, Some(name)) if sub == Some("binding") => {
+            let binding = parse_body(&body, &headers)?;
+            api.bind(ns.unwrap_or_default(), name, &binding).await?;
+            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+            Ok(json_response(StatusCode::CREATED, &status, &headers, &[]))
         }
         (&Method::POST, Some(_)) => Err(ApiError::method_not_allowed(format!(
             "POST is not supported on a single {}; create through the collection",

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod request;
 
+mod binding;
 mod create;
 mod delete;
 mod discovery;
@@ -30,6 +31,7 @@ use crate::resources::{FieldValidation, Registry, ResourceType};
 use crate::store::{Decision, Key, Store, StoreError};
 use error::{ApiError, ApiResult};
 
+pub use binding::set_condition as set_pod_condition;
 pub use delete::{DeleteOptions, FOREGROUND, ORPHAN};
 pub use http::{router, HttpState};
 pub use list::ListOptions;

@@ -188,7 +188,7 @@ pub(super) fn finish(
                 }
             }
         }
-    } else if rt.status {
+    } else if rt.status && subresource != Some("binding") {
         if rt.is("", "namespaces") {
             // spec.finalizers changes only through /finalize, the namespace controller's.
             let finalizers = old["spec"]["finalizers"].clone();

@@ -1,6 +1,7 @@
-//! Client commands (`skiff plugin ...`): they talk to a server through the
+//! Client commands (`skiff plugin ...`, `skiff dev ...`): they talk to a server through the
 //! API, with the cluster, CA and token of a kubeconfig, as kubectl does.
 
+pub mod dev;
 pub mod plugin;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 /// An API client for the current context of a kubeconfig.
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     server: String,
@@ -92,6 +94,10 @@ impl Client {
             .header("content-type", "application/merge-patch+json")
             .body(patch.to_string());
         self.expect_success(request).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.expect_success(self.request(reqwest::Method::DELETE, path)).await
     }
 
     async fn expect_success(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {

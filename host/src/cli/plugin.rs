@@ -39,9 +39,12 @@ pub enum PluginCommand {
 pub struct PushArgs {
     pub name: String,
     pub file: PathBuf,
-    /// The plugin's world (only admission runs so far).
+    /// The plugin's world for a new plugin: admission or scheduler.
     #[arg(long, default_value = "admission")]
     pub world: String,
+    /// For a scheduler plugin: the schedulerName it serves (default: its name).
+    #[arg(long)]
+    pub scheduler_name: Option<String>,
     /// The plugin's config: JSON text, or @FILE (JSON or YAML).
     #[arg(long)]
     pub config: Option<String>,
@@ -133,6 +136,17 @@ fn admission_settings(args: &PushArgs) -> anyhow::Result<serde_json::Map<String,
     Ok(admission)
 }
 
+fn scheduler_settings(args: &PushArgs) -> serde_json::Map<String, Value> {
+    let mut scheduler = serde_json::Map::new();
+    if let Some(name) = &args.scheduler_name {
+        scheduler.insert("schedulerName".into(), json!(name));
+    }
+    if let Some(t) = args.timeout_seconds {
+        scheduler.insert("timeoutSeconds".into(), json!(t));
+    }
+    scheduler
+}
+
 /// `k=v,k2=v2` as a LabelSelector's matchLabels.
 fn match_labels(text: &str) -> anyhow::Result<Value> {
     let mut labels = serde_json::Map::new();
@@ -171,10 +185,28 @@ async fn push(args: PushArgs) -> anyhow::Result<()> {
     let client = Client::from_kubeconfig(args.kubeconfig.clone())?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let config = read_config(&args.config)?;
-    let mut admission = admission_settings(&args)?;
     let path = format!("{PLUGINS}/{}", args.name);
-    let creating = client.get(&path).await?.is_none();
-    if creating && args.world == "admission" {
+    let existing = client.get(&path).await?;
+    let creating = existing.is_none();
+    let world = match &existing {
+        Some(obj) => obj["spec"]["world"].as_str().unwrap_or("admission").to_string(),
+        None => args.world.clone(),
+    };
+    let (mut admission, scheduler) = match world.as_str() {
+        "scheduler" => {
+            if !admission_settings(&args)?.keys().all(|k| k == "timeoutSeconds") {
+                bail!("--type, --resources, --operations, --failure-policy, --order and the selectors are for admission plugins");
+            }
+            (serde_json::Map::new(), scheduler_settings(&args))
+        }
+        _ => {
+            if args.scheduler_name.is_some() {
+                bail!("--scheduler-name is for scheduler plugins (--world scheduler)");
+            }
+            (admission_settings(&args)?, serde_json::Map::new())
+        }
+    };
+    if creating && world == "admission" {
         if !admission.contains_key("resources") {
             bail!("a new admission plugin needs --resources (for example --resources pods or --resources deployments.apps)");
         }
@@ -194,6 +226,9 @@ async fn push(args: PushArgs) -> anyhow::Result<()> {
     }
     if !admission.is_empty() {
         spec["admission"] = Value::Object(admission);
+    }
+    if !scheduler.is_empty() {
+        spec["scheduler"] = Value::Object(scheduler);
     }
     if let Some(m) = args.memory_limit_mib {
         spec["memoryLimitMiB"] = json!(m);

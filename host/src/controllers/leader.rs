@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::{meta, Api};
+use crate::api::Api;
 
-const LEASE: &str = "skiff-controllers";
 const LEASE_SECONDS: i64 = 15;
 const RENEW_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs `work` whenever this server holds the lease, until shutdown.
-pub async fn run_elected<F, Fut>(api: Arc<Api>, work: F)
+pub async fn run_elected<F, Fut>(api: Arc<Api>, lease: &'static str, work: F)
 where
     F: Fn(Arc<Api>) -> Fut,
     Fut: Future<Output = ()>,
@@ -27,7 +26,7 @@ where
         if *shutdown.borrow() {
             return;
         }
-        if !try_acquire(&api, &identity).await {
+        if !try_acquire(&api, lease, &identity).await {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(RENEW_EVERY) => continue,
@@ -43,7 +42,7 @@ where
                 _ = &mut running => return,
                 _ = shutdown.changed() => return,
                 _ = renew.tick() => {
-                    if !try_acquire(&api, &identity).await {
+                    if !try_acquire(&api, lease, &identity).await {
                         // Dropping `running` stops the controllers.
                         tracing::warn!(identity, "lost the controller lease; standing by");
                         break;
@@ -72,36 +71,36 @@ fn expired(lease: &Value) -> bool {
 }
 
 /// Takes or renews the lease; false when another live server holds it.
-async fn try_acquire(api: &Api, identity: &str) -> bool {
+async fn try_acquire(api: &Api, lease: &str, identity: &str) -> bool {
     let Some(rt) = api.registry.lookup("coordination.k8s.io", "v1", "leases") else { return false };
-    match api.get(rt, Some("kube-system"), LEASE).await {
+    match api.get(rt, Some("kube-system"), lease).await {
         Err(e) if e.code == 404 => {
             let now = micro_now();
-            let lease = json!({
+            let object = json!({
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": LEASE},
+                "metadata": {"name": lease},
                 "spec": {"holderIdentity": identity, "leaseDurationSeconds": LEASE_SECONDS,
                          "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
             });
-            api.create(rt, Some("kube-system"), lease, Default::default()).await.is_ok()
+            api.create(rt, Some("kube-system"), object, Default::default()).await.is_ok()
         }
         Err(e) => {
-            tracing::warn!(error = %e.message, "reading the controller lease failed");
+            tracing::warn!(lease, error = %e.message, "reading the lease failed");
             false
         }
         Ok(_) => api
-            .modify(rt, Some("kube-system"), LEASE, None, |lease| {
-                let holder = lease["spec"]["holderIdentity"].as_str().unwrap_or("").to_string();
-                if holder != identity && !holder.is_empty() && !expired(lease) {
+            .modify(rt, Some("kube-system"), lease, None, |object| {
+                let holder = object["spec"]["holderIdentity"].as_str().unwrap_or("").to_string();
+                if holder != identity && !holder.is_empty() && !expired(object) {
                     return Err(crate::api::error::ApiError::conflict(
                         "coordination.k8s.io",
                         "leases",
-                        meta::name(lease),
+                        lease,
                         &format!("held by {holder}"),
                     ));
                 }
                 let now = micro_now();
-                let spec = &mut lease["spec"];
+                let spec = &mut object["spec"];
                 if holder != identity {
                     spec["acquireTime"] = json!(now);
                     spec["leaseTransitions"] = json!(spec["leaseTransitions"].as_i64().unwrap_or(0) + 1);

@@ -6,7 +6,7 @@
 //! mention an owner's uid).
 
 mod gc;
-mod leader;
+pub(crate) mod leader;
 mod namespace;
 
 use std::future::Future;
@@ -25,7 +25,7 @@ pub fn spawn_all(api: Arc<Api>) {
     };
     if api.store.is_shared() {
         // Servers sharing a store take turns: one runs the controllers at a time.
-        tokio::spawn(leader::run_elected(api, controllers));
+        tokio::spawn(leader::run_elected(api, "skiff-controllers", controllers));
     } else {
         tokio::spawn(controllers(api));
     }

@@ -11,6 +11,10 @@ pub struct Builtin {
 pub const BUILTINS: &[Builtin] = &[
     Builtin { name: "pod-security", module: include_bytes!(concat!(env!("SKIFF_PLUGINS_DIR"), "/pod_security.wasm")) },
     Builtin { name: "podpreset", module: include_bytes!(concat!(env!("SKIFF_PLUGINS_DIR"), "/podpreset.wasm")) },
+    Builtin {
+        name: "default-scheduler",
+        module: include_bytes!(concat!(env!("SKIFF_PLUGINS_DIR"), "/default_scheduler.wasm")),
+    },
 ];
 
 /// The bytes of `builtin:NAME`.
@@ -20,7 +24,8 @@ pub fn module(name: &str) -> Option<&'static [u8]> {
 
 /// Created at startup when absent: Pod Security admission, on as in
 /// Kubernetes (every namespace is `privileged` until labelled otherwise),
-/// and the seeds' PodPreset injector (it acts only where PodPresets exist).
+/// the seeds' PodPreset injector (it acts only where PodPresets exist), and
+/// the default scheduling policy (schedulerName `default-scheduler`).
 pub fn default_plugins() -> Vec<Value> {
     vec![
         json!({
@@ -57,6 +62,16 @@ pub fn default_plugins() -> Vec<Value> {
                     "failurePolicy": "Ignore",
                     "timeoutSeconds": 5,
                 },
+            },
+        }),
+        json!({
+            "apiVersion": "plugins.skiff.dev/v1alpha1",
+            "kind": "WasmPlugin",
+            "metadata": {"name": "default-scheduler", "labels": {"plugins.skiff.dev/builtin": "true"}},
+            "spec": {
+                "world": "scheduler",
+                "module": "builtin:default-scheduler",
+                "scheduler": {"schedulerName": "default-scheduler"},
             },
         }),
     ]

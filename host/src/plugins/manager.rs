@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use skiff_wasm::admission::AdmissionPlugin;
+use skiff_wasm::scheduler::SchedulerPlugin;
 use skiff_wasm::{Limits, PluginEngine, PluginError};
 
 use super::builtin;
@@ -18,6 +19,7 @@ use super::types::{Condition, Revision, WasmPlugin, WasmPluginStatus};
 use crate::admission::{Hook, Installed};
 use crate::api::{meta, Api, ListOptions, WriteOptions};
 use crate::resources::ResourceType;
+use crate::scheduler::{Profiles, Source};
 use crate::store::{Change, EventType};
 
 const RESYNC: Duration = Duration::from_secs(10);
@@ -26,10 +28,21 @@ const WORLDS: &[&str] = &["admission", "scheduler", "controller", "cni", "csi"];
 pub struct Manager {
     api: Arc<Api>,
     engine: PluginEngine,
+    /// Where scheduler plugins go.
+    profiles: Arc<Profiles>,
+    /// Run `builtin:default-scheduler` as the same policy compiled into the
+    /// host instead of in wasm (to measure what the boundary costs).
+    native_scheduler: bool,
     rt: &'static ResourceType,
     /// The spec each plugin was last loaded (or refused) with, so an
     /// unchanged spec is not loaded again.
     tried: HashMap<String, String>,
+}
+
+/// A version that loaded, ready to serve.
+enum Loaded {
+    Admission(Installed),
+    Scheduler { scheduler_name: String, source: Source },
 }
 
 /// Why a spec did not become active.
@@ -60,12 +73,12 @@ impl From<PluginError> for Refusal {
 }
 
 impl Manager {
-    pub fn new(api: Arc<Api>, engine: PluginEngine) -> Manager {
+    pub fn new(api: Arc<Api>, engine: PluginEngine, profiles: Arc<Profiles>, native_scheduler: bool) -> Manager {
         let rt = api
             .registry
             .lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins")
             .expect("the registry serves wasmplugins");
-        Manager { api, engine, rt, tried: HashMap::new() }
+        Manager { api, engine, profiles, native_scheduler, rt, tried: HashMap::new() }
     }
 
     /// Loads every plugin once (the server calls this before it serves), then
@@ -125,6 +138,26 @@ impl Manager {
             tracing::info!(plugin = name, "plugin removed");
         }
         self.api.admission.install(name, None);
+        self.profiles.remove_plugin(name);
+    }
+
+    fn serving(&self, name: &str) -> bool {
+        self.api.admission.active(name).is_some() || self.profiles.served_by(name).is_some()
+    }
+
+    /// Puts a loaded version in service (replacing this plugin's previous one).
+    fn activate(&self, name: &str, loaded: Loaded) -> Result<(), Refusal> {
+        match loaded {
+            Loaded::Admission(installed) => {
+                self.profiles.remove_plugin(name);
+                self.api.admission.install(name, Some(installed));
+            }
+            Loaded::Scheduler { scheduler_name, source } => {
+                self.profiles.install(name, &scheduler_name, source).map_err(|m| Refusal::new("InvalidSpec", m))?;
+                self.api.admission.install(name, None);
+            }
+        }
+        Ok(())
     }
 
     async fn reconcile(&mut self, obj: &Value) {
@@ -144,10 +177,13 @@ impl Manager {
         if self.tried.get(&name) == Some(&fingerprint) {
             return;
         }
-        match self.load(&name, &plugin).await {
-            Ok((installed, digest)) => {
+        let outcome = match self.load(&name, &plugin).await {
+            Ok((loaded, digest)) => self.activate(&name, loaded).map(|()| digest),
+            Err(refusal) => Err(refusal),
+        };
+        match outcome {
+            Ok(digest) => {
                 tracing::info!(plugin = %name, %digest, "plugin version active");
-                self.api.admission.install(&name, Some(installed));
                 self.tried.insert(name.clone(), fingerprint);
                 self.write_status(&name, Ok(digest)).await;
             }
@@ -161,20 +197,8 @@ impl Manager {
         }
     }
 
-    async fn load(&self, name: &str, plugin: &WasmPlugin) -> Result<(Installed, String), Refusal> {
+    async fn load(&self, name: &str, plugin: &WasmPlugin) -> Result<(Loaded, String), Refusal> {
         let spec = &plugin.spec;
-        if spec.world != "admission" {
-            let reason = if WORLDS.contains(&spec.world.as_str()) { "WorldNotServed" } else { "InvalidSpec" };
-            return Err(Refusal::new(
-                reason,
-                format!("world {:?} is not served by this skiff: only admission plugins run so far", spec.world),
-            ));
-        }
-        let admission = spec
-            .admission
-            .as_ref()
-            .ok_or_else(|| Refusal::new("InvalidSpec", "spec.admission is required for world admission"))?;
-        let hook = Hook::from_spec(admission).map_err(|m| Refusal::new("InvalidSpec", m))?;
         let memory_mib = spec.memory_limit_mib.unwrap_or(128);
         let max_mib = self.engine.settings().max_memory_bytes >> 20;
         if memory_mib < 1 || memory_mib as usize > max_mib {
@@ -183,16 +207,61 @@ impl Manager {
                 format!("spec.memoryLimitMiB: Invalid value: {memory_mib}: must be between 1 and {max_mib}"),
             ));
         }
-        let module = self.module_bytes(&spec.module).await?;
-        let limits = Limits {
-            timeout: Duration::from_secs(hook.timeout_seconds as u64),
-            memory_bytes: (memory_mib as usize) << 20,
-        };
+        let memory_bytes = (memory_mib as usize) << 20;
         let config = spec.config.clone().unwrap_or_else(|| json!({})).to_string();
-        let plugin =
-            AdmissionPlugin::load(&self.engine, name, module, config, limits, self.api.admission.cluster()).await?;
-        let digest = plugin.digest().to_string();
-        Ok((Installed { name: name.to_string(), hook, plugin: Arc::new(plugin) }, digest))
+        match spec.world.as_str() {
+            "admission" => {
+                let admission = spec
+                    .admission
+                    .as_ref()
+                    .ok_or_else(|| Refusal::new("InvalidSpec", "spec.admission is required for world admission"))?;
+                let hook = Hook::from_spec(admission).map_err(|m| Refusal::new("InvalidSpec", m))?;
+                let module = self.module_bytes(&spec.module).await?;
+                let limits = Limits { timeout: Duration::from_secs(hook.timeout_seconds as u64), memory_bytes };
+                let cluster = self.api.admission.cluster();
+                let plugin = AdmissionPlugin::load(&self.engine, name, module, config, limits, cluster).await?;
+                let digest = plugin.digest().to_string();
+                Ok((Loaded::Admission(Installed { name: name.to_string(), hook, plugin: Arc::new(plugin) }), digest))
+            }
+            "scheduler" => {
+                let settings = spec.scheduler.clone().unwrap_or_default();
+                let scheduler_name = settings.scheduler_name.unwrap_or_else(|| name.to_string());
+                let problems = skiff_apimachinery::names::is_dns1123_subdomain(&scheduler_name);
+                if !problems.is_empty() {
+                    return Err(Refusal::new(
+                        "InvalidSpec",
+                        format!("spec.scheduler.schedulerName: Invalid value: {scheduler_name:?}: {}", problems.join("; ")),
+                    ));
+                }
+                let timeout = settings.timeout_seconds.unwrap_or(10);
+                if !(1..=30).contains(&timeout) {
+                    return Err(Refusal::new(
+                        "InvalidSpec",
+                        format!("spec.scheduler.timeoutSeconds: Invalid value: {timeout}: must be between 1 and 30"),
+                    ));
+                }
+                let module = self.module_bytes(&spec.module).await?;
+                if self.native_scheduler && spec.module == "builtin:default-scheduler" {
+                    let config = skiff_wasm::scheduling::Config::from_json(&config)
+                        .map_err(|m| Refusal::new("InitFailed", format!("invalid input: {m}")))?;
+                    let digest = PluginEngine::digest(&module);
+                    return Ok((Loaded::Scheduler { scheduler_name, source: Source::Native(config) }, digest));
+                }
+                let limits = Limits { timeout: Duration::from_secs(timeout as u64), memory_bytes };
+                let cluster = self.api.admission.cluster();
+                let plugin = SchedulerPlugin::load(&self.engine, name, module, config, limits, cluster).await?;
+                let digest = plugin.digest().to_string();
+                Ok((Loaded::Scheduler { scheduler_name, source: Source::Wasm(Arc::new(plugin)) }, digest))
+            }
+            world if WORLDS.contains(&world) => Err(Refusal::new(
+                "WorldNotServed",
+                format!("world {world:?} is not served by this skiff yet: admission and scheduler plugins run"),
+            )),
+            world => Err(Refusal::new(
+                "InvalidSpec",
+                format!("spec.world: Unsupported value: {world:?}: supported values: {}", WORLDS.join(", ")),
+            )),
+        }
     }
 
     async fn module_bytes(&self, module: &str) -> Result<Arc<[u8]>, Refusal> {
@@ -227,7 +296,7 @@ impl Manager {
         for _ in 0..3 {
             let Ok(obj) = self.api.get(self.rt, None, name).await else { return };
             let Ok(plugin) = serde_json::from_value::<WasmPlugin>(obj.clone()) else { return };
-            let status = next_status(&plugin, &outcome, self.api.admission.active(name).is_some());
+            let status = next_status(&plugin, &outcome, self.serving(name));
             if plugin.status.as_ref() == Some(&status) {
                 return;
             }

@@ -51,6 +51,22 @@ pub struct WasmPluginSpec {
     /// For world `admission`: when the plugin is called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionSpec>,
+    /// For world `scheduler`: which pods it places.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerSpec>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "dev.skiff.plugins.v1alpha1.SchedulerSpec")]
+pub struct SchedulerSpec {
+    /// The profile it serves: pods whose `spec.schedulerName` is this
+    /// (default: the plugin's name). One plugin per name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_name: Option<String>,
+    /// Per call, 1 to 30 (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -38,9 +38,15 @@ pub struct ServerArgs {
     /// Where compiled plugins are cached (default: DATA_DIR/plugin-cache).
     #[arg(long, env = "SKIFF_PLUGIN_CACHE")]
     pub plugin_cache: Option<PathBuf>,
-    /// Do not create the built-in plugins' WasmPlugin objects (pod-security, podpreset) at startup.
+    /// Do not create the built-in plugins' WasmPlugin objects (pod-security,
+    /// podpreset, default-scheduler) at startup.
     #[arg(long)]
     pub no_default_plugins: bool,
+    /// Run the built-in default scheduling policy compiled into the host
+    /// rather than as its wasm plugin: the same source, for measuring what
+    /// the wasm boundary costs (see bench/README.md).
+    #[arg(long)]
+    pub native_scheduler: bool,
 }
 
 /// `/var/lib/skiff` for root, else `~/.local/share/skiff`.
@@ -97,8 +103,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("starting the plugin engine: {e}"))?;
     // Plugins load before the API serves, so no request slips past them.
-    crate::plugins::Manager::new(api.clone(), engine).start().await;
+    let profiles = Arc::new(crate::scheduler::Profiles::default());
+    crate::plugins::Manager::new(api.clone(), engine, profiles.clone(), args.native_scheduler).start().await;
     crate::controllers::spawn_all(api.clone());
+    crate::scheduler::spawn(api.clone(), profiles, metrics.clone());
     spawn_compaction(
         store.clone(),
         args.watch_history,

@@ -9,13 +9,17 @@
 //!   stdout/stderr and `log` calls go to the host's logs tagged with the
 //!   plugin's name. A trap, a timeout or running out of memory is a
 //!   [`PluginError`]; it never takes the host down.
-//! - One module per world: [`admission`] today.
+//! - One module per world: [`admission`] (a fresh instance per call) and
+//!   [`scheduler`] (long-lived instances that keep the nodes they were sent).
 
 pub mod admission;
 mod bindings;
 mod engine;
 mod error;
 mod sandbox;
+pub mod scheduler;
+
+pub use skiff_scheduling as scheduling;
 
 pub use bindings::types::{Error as WitError, ErrorCode, GroupVersionKind, GroupVersionResource, ObjectKey};
 pub use engine::{EngineSettings, PluginEngine};

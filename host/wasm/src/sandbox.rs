@@ -77,6 +77,9 @@ pub struct HostState {
     logs_left: u32,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
+    /// How much of stdout and stderr is already in the host's logs (a
+    /// long-lived instance's pipes outlive one call).
+    forwarded: [usize; 2],
 }
 
 impl WasiView for HostState {
@@ -140,6 +143,7 @@ pub(crate) fn new_store(
         logs_left: LOG_RECORDS_PER_CALL,
         stdout,
         stderr,
+        forwarded: [0, 0],
     };
     let mut store = Store::new(engine.engine(), state);
     store.limiter(|state| &mut state.memory);
@@ -157,6 +161,21 @@ pub(crate) fn new_store(
     store
 }
 
+/// Gives a long-lived store's next call a fresh deadline and log allowance.
+pub(crate) fn rearm(store: &mut Store<HostState>, limits: Limits) {
+    let state = store.data_mut();
+    state.deadline = Instant::now() + limits.timeout;
+    state.timed_out = false;
+    state.logs_left = LOG_RECORDS_PER_CALL;
+}
+
+/// Whether a long-lived store's output pipes are half full: they cannot be
+/// emptied, so the instance should be replaced before they refuse writes.
+pub(crate) fn stdio_half_full(store: &Store<HostState>) -> bool {
+    let state = store.data();
+    state.forwarded.iter().any(|&n| n > STDIO_CAPACITY / 2)
+}
+
 /// Turns a call's outcome into the plugin's answer or a [`PluginError`], and
 /// forwards what the plugin printed to the host's logs.
 pub(crate) fn finish<T>(
@@ -164,9 +183,10 @@ pub(crate) fn finish<T>(
     limits: Limits,
     outcome: wasmtime::Result<Result<T, WitError>>,
 ) -> Result<T, PluginError> {
+    let state = store.data_mut();
+    state.forwarded[0] = forward_stdio(&state.plugin, "stdout", &state.stdout, state.forwarded[0]);
+    state.forwarded[1] = forward_stdio(&state.plugin, "stderr", &state.stderr, state.forwarded[1]);
     let state = store.data();
-    forward_stdio(&state.plugin, "stdout", &state.stdout);
-    forward_stdio(&state.plugin, "stderr", &state.stderr);
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(e.into()),
@@ -186,11 +206,14 @@ fn trap_message(e: &wasmtime::Error) -> String {
     }
 }
 
-fn forward_stdio(plugin: &str, stream: &str, pipe: &MemoryOutputPipe) {
+/// Logs what the plugin wrote after `from`; returns how much is now logged.
+fn forward_stdio(plugin: &str, stream: &str, pipe: &MemoryOutputPipe, from: usize) -> usize {
     let bytes = pipe.contents();
-    for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+    let new = bytes.get(from..).unwrap_or_default();
+    for line in String::from_utf8_lossy(new).lines().filter(|l| !l.trim().is_empty()) {
         tracing::info!(target: "skiff::plugin", plugin, stream, "{line}");
     }
+    bytes.len()
 }
 
 impl types::Host for HostState {}
