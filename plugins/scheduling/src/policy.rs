@@ -78,10 +78,20 @@ const W_BALANCED: i64 = 1;
 const W_INTER_POD: i64 = 2;
 const W_SPREAD: i64 = 2;
 
+/// A node and what the policy derives from it once per change.
+struct Slot {
+    node: Node,
+    /// Pods per owner (by interned owner id), for spreading an owner's pods.
+    owners: Vec<(u32, u32)>,
+}
+
 pub struct Policy {
     config: Config,
     /// By node index; None for free slots.
-    nodes: Vec<Option<Node>>,
+    nodes: Vec<Option<Slot>>,
+    /// Owner uids as small numbers, so counting an owner's pods on a node
+    /// compares integers rather than strings.
+    owner_ids: HashMap<String, u32>,
     /// The indexes in use, ascending: the order nodes are visited in.
     live: Vec<u32>,
     /// Where the next pod's search starts (rotates so load spreads, as in kube-scheduler).
@@ -89,18 +99,36 @@ pub struct Policy {
     /// How many pods on the nodes carry required anti-affinity terms; when
     /// none do, new pods skip that check.
     anti_affinity_pods: usize,
+    /// Buffers reused from pod to pod (allocating them per pod shows in wasm).
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    feasible: Vec<u32>,
+    raw: Vec<Raw>,
 }
 
 /// The per-pod state filters and scores share.
 pub(crate) struct Cycle<'a> {
     pub pod: &'a Pod,
+    /// The pod has a node selector or required node affinity (most have neither).
+    pub node_constrained: bool,
     pub affinity: Option<AffinityState>,
     pub spread: Option<SpreadState>,
 }
 
 impl Policy {
     pub fn new(config: Config) -> Policy {
-        Policy { config, nodes: Vec::new(), live: Vec::new(), next_start: 0, anti_affinity_pods: 0 }
+        Policy {
+            config,
+            nodes: Vec::new(),
+            owner_ids: HashMap::new(),
+            live: Vec::new(),
+            next_start: 0,
+            anti_affinity_pods: 0,
+            scratch: Scratch::default(),
+        }
     }
 
     pub fn set_nodes(&mut self, nodes: Vec<Node>) {
@@ -119,7 +147,13 @@ impl Policy {
             if self.nodes.len() <= index {
                 self.nodes.resize_with(index + 1, || None);
             }
-            self.nodes[index] = Some(node);
+            let mut owners = Vec::new();
+            for pod in &node.pods {
+                if let Some(uid) = &pod.owner_uid {
+                    count_owner(&mut owners, self.owner_id(uid));
+                }
+            }
+            self.nodes[index] = Some(Slot { node, owners });
         }
         self.live = self.nodes.iter().enumerate().filter(|(_, n)| n.is_some()).map(|(i, _)| i as u32).collect();
         self.anti_affinity_pods =
@@ -127,11 +161,26 @@ impl Policy {
     }
 
     pub fn node(&self, index: u32) -> Option<&Node> {
-        self.nodes.get(index as usize).and_then(Option::as_ref)
+        self.nodes.get(index as usize).and_then(Option::as_ref).map(|s| &s.node)
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter().flatten()
+        self.nodes.iter().flatten().map(|s| &s.node)
+    }
+
+    fn owner_id(&mut self, uid: &str) -> u32 {
+        if let Some(&id) = self.owner_ids.get(uid) {
+            return id;
+        }
+        let id = self.owner_ids.len() as u32;
+        self.owner_ids.insert(uid.to_string(), id);
+        id
+    }
+
+    /// How many pods of `owner` the node at `index` has.
+    fn owned_on(&self, index: u32, owner: u32) -> i64 {
+        let Some(Some(slot)) = self.nodes.get(index as usize) else { return 0 };
+        slot.owners.iter().find(|(o, _)| *o == owner).map(|(_, n)| *n as i64).unwrap_or(0)
     }
 
     pub fn schedule(&mut self, pods: &[Pod]) -> Vec<Placement> {
@@ -145,15 +194,20 @@ impl Policy {
         }
         let cycle = Cycle {
             pod,
+            node_constrained: !pod.node_selector.is_empty()
+                || pod.node_affinity.as_ref().is_some_and(|a| a.required.is_some()),
             affinity: AffinityState::new(self, pod, self.anti_affinity_pods > 0),
             spread: SpreadState::new(self, pod),
         };
         let wanted = self.feasible_to_find(all);
-        let mut feasible: Vec<u32> = Vec::with_capacity(wanted.min(all));
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let feasible = &mut scratch.feasible;
+        feasible.clear();
         let mut reasons: HashMap<String, u32> = HashMap::new();
         let mut visited = 0;
-        for step in 0..all {
-            let index = self.live[(self.next_start + step) % all];
+        // From where the last pod's search stopped, wrapping around.
+        let (head, tail) = self.live.split_at(self.next_start.min(all));
+        for &index in tail.iter().chain(head) {
             visited += 1;
             let Some(node) = self.node(index) else { continue };
             match filter(&cycle, node) {
@@ -173,7 +227,8 @@ impl Policy {
         self.next_start = (self.next_start + visited) % all;
         let mut rejections: Vec<Rejection> = reasons.into_iter().map(|(reason, nodes)| Rejection { reason, nodes }).collect();
         rejections.sort_by(|a, b| a.reason.cmp(&b.reason));
-        let chosen = self.best(&cycle, &feasible);
+        let chosen = self.best(&cycle, feasible, &mut scratch.raw);
+        self.scratch = scratch;
         if let Some(index) = chosen {
             self.assume(pod, index);
         }
@@ -193,7 +248,11 @@ impl Policy {
 
     /// Counts a placed pod on its node, as the host will once it binds it.
     fn assume(&mut self, pod: &Pod, index: u32) {
-        let Some(Some(node)) = self.nodes.get_mut(index as usize) else { return };
+        let owner = pod.owner_uid.as_ref().map(|uid| self.owner_id(uid));
+        let Some(Some(Slot { node, owners })) = self.nodes.get_mut(index as usize) else { return };
+        if let Some(owner) = owner {
+            count_owner(owners, owner);
+        }
         node.requested.add_pod(&pod.requests);
         node.used_ports.extend(pod.host_ports.iter().cloned());
         node.pods.push(pod.summary());
@@ -203,71 +262,94 @@ impl Policy {
     }
 
     /// The feasible node with the highest weighted score; ties go to the first visited.
-    fn best(&self, cycle: &Cycle, feasible: &[u32]) -> Option<u32> {
+    // Kept out of line (as `filter` is): one huge function compiles worse in
+    // wasm (Cranelift spills registers) than a few middle-sized ones.
+    #[inline(never)]
+    fn best(&self, cycle: &Cycle, feasible: &[u32], raw: &mut Vec<Raw>) -> Option<u32> {
         match feasible {
             [] => return None,
             [only] => return Some(*only),
             _ => {}
         }
-        let nodes: Vec<&Node> = feasible.iter().filter_map(|&i| self.node(i)).collect();
         let pod = cycle.pod;
-        let mut total = vec![0i64; nodes.len()];
-        let mut add = |weight: i64, scores: Vec<i64>| {
-            for (t, s) in total.iter_mut().zip(scores) {
-                *t += weight * s;
-            }
-        };
-        add(W_TAINT, reverse(nodes.iter().map(|n| intolerable_preferred_taints(pod, n)).collect()));
-        if let Some(affinity) = &pod.node_affinity {
-            if !affinity.preferred.is_empty() {
-                add(
-                    W_NODE_AFFINITY,
-                    scale_to_max(
-                        nodes
-                            .iter()
-                            .map(|n| {
-                                affinity.preferred.iter().filter(|p| term_matches(&p.term, n)).map(|p| p.weight as i64).sum()
-                            })
-                            .collect(),
-                    ),
-                );
-            }
-        }
         let strategy = self.config.scoring_strategy;
-        add(W_FIT, nodes.iter().map(|n| fit_score(strategy, pod, n)).collect());
-        add(W_BALANCED, nodes.iter().map(|n| balanced_score(pod, n)).collect());
-        if let Some(affinity) = &cycle.affinity {
-            if affinity.has_preferences() {
-                add(W_INTER_POD, min_max(nodes.iter().map(|n| affinity.score(n)).collect()));
+        let preferred = pod.node_affinity.as_ref().map(|a| a.preferred.as_slice()).unwrap_or(&[]);
+        let inter_pod = cycle.affinity.as_ref().filter(|a| a.has_preferences());
+        let spread = cycle.spread.as_ref().filter(|s| s.scores());
+        // Without constraints of its own a pod spreads from its owner's other pods.
+        let owner = match &cycle.spread {
+            None => pod.owner_uid.as_ref().and_then(|uid| self.owner_ids.get(uid)).copied(),
+            Some(_) => None,
+        };
+        // One pass for the raw values; the scores normalised over the
+        // feasible nodes need their extremes before they can be summed.
+        raw.clear();
+        let mut max = Raw::default();
+        let mut min_inter_pod = i64::MAX;
+        for &index in feasible {
+            let Some(node) = self.node(index) else { continue };
+            let r = Raw {
+                index,
+                direct: W_FIT * fit_score(strategy, pod, node) + W_BALANCED * balanced_score(pod, node),
+                taints: intolerable_preferred_taints(pod, node),
+                affinity: preferred.iter().filter(|p| term_matches(&p.term, node)).map(|p| p.weight as i64).sum(),
+                inter_pod: inter_pod.map_or(0, |a| a.score(node)),
+                spread: match (spread, owner) {
+                    (Some(s), _) => s.score(node),
+                    (None, Some(o)) => self.owned_on(index, o),
+                    (None, None) => 0,
+                },
+            };
+            max.taints = max.taints.max(r.taints);
+            max.affinity = max.affinity.max(r.affinity);
+            max.inter_pod = max.inter_pod.max(r.inter_pod);
+            max.spread = max.spread.max(r.spread);
+            min_inter_pod = min_inter_pod.min(r.inter_pod);
+            raw.push(r);
+        }
+        let mut best: Option<(i64, u32)> = None;
+        for r in raw.iter() {
+            let mut total = r.direct + W_TAINT * reverse(r.taints, max.taints);
+            if !preferred.is_empty() {
+                total += W_NODE_AFFINITY * scale_to_max(r.affinity, max.affinity);
+            }
+            if inter_pod.is_some() {
+                total += W_INTER_POD * min_max(r.inter_pod, min_inter_pod, max.inter_pod);
+            }
+            if spread.is_some() || owner.is_some() {
+                total += W_SPREAD * reverse(r.spread, max.spread);
+            }
+            if best.is_none_or(|(b, _)| total > b) {
+                best = Some((total, r.index));
             }
         }
-        match &cycle.spread {
-            Some(spread) if spread.scores() => add(W_SPREAD, reverse(nodes.iter().map(|n| spread.score(n)).collect())),
-            Some(_) => {}
-            None => {
-                if let Some(owner) = &pod.owner_uid {
-                    let same_owner =
-                        |n: &&Node| n.pods.iter().filter(|p| p.owner_uid.as_ref() == Some(owner)).count() as i64;
-                    add(W_SPREAD, reverse(nodes.iter().map(same_owner).collect()));
-                }
-            }
-        }
-        let mut best = 0;
-        for i in 1..total.len() {
-            if total[i] > total[best] {
-                best = i;
-            }
-        }
-        Some(nodes[best].index)
+        best.map(|(_, index)| index)
+    }
+}
+
+/// A feasible node's raw values, before normalisation.
+#[derive(Default)]
+struct Raw {
+    index: u32,
+    /// Fit and balanced allocation, weighted (already 0-100 each).
+    direct: i64,
+    taints: i64,
+    affinity: i64,
+    inter_pod: i64,
+    spread: i64,
+}
+
+fn count_owner(owners: &mut Vec<(u32, u32)>, owner: u32) {
+    match owners.iter_mut().find(|(o, _)| *o == owner) {
+        Some((_, n)) => *n += 1,
+        None => owners.push((owner, 1)),
     }
 }
 
 /// Runs the filters in order; the first that fails gives the node's reasons.
 pub(crate) fn filter(cycle: &Cycle, node: &Node) -> Result<(), Vec<String>> {
     let pod = cycle.pod;
-    let unschedulable_taint =
-        Taint { key: "node.kubernetes.io/unschedulable".into(), value: String::new(), effect: TaintEffect::NoSchedule };
-    if node.unschedulable && !pod.tolerations.iter().any(|t| tolerates(t, &unschedulable_taint)) {
+    if node.unschedulable && !tolerates_unschedulable(&pod.tolerations) {
         return Err(vec!["node(s) were unschedulable".into()]);
     }
     if pod.node_name.as_ref().is_some_and(|name| *name != node.name) {
@@ -280,10 +362,10 @@ pub(crate) fn filter(cycle: &Cycle, node: &Node) -> Result<(), Vec<String>> {
     {
         return Err(vec![format!("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value)]);
     }
-    if !node_affinity_matches(pod, node) {
+    if cycle.node_constrained && !node_affinity_matches(pod, node) {
         return Err(vec!["node(s) didn't match Pod's node affinity/selector".into()]);
     }
-    if pod.host_ports.iter().any(|want| node.used_ports.iter().any(|used| ports_conflict(want, used))) {
+    if !pod.host_ports.is_empty() && pod.host_ports.iter().any(|want| node.used_ports.iter().any(|used| ports_conflict(want, used))) {
         return Err(vec!["node(s) didn't have free ports for the requested pod ports".into()]);
     }
     fits(&pod.requests, node)?;
@@ -294,6 +376,12 @@ pub(crate) fn filter(cycle: &Cycle, node: &Node) -> Result<(), Vec<String>> {
         affinity.filter(node)?;
     }
     Ok(())
+}
+
+fn tolerates_unschedulable(tolerations: &[Toleration]) -> bool {
+    let taint =
+        Taint { key: "node.kubernetes.io/unschedulable".into(), value: String::new(), effect: TaintEffect::NoSchedule };
+    tolerations.iter().any(|t| tolerates(t, &taint))
 }
 
 pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
@@ -368,26 +456,59 @@ fn after_placing(pod: &Pod, node: &Node) -> [(u64, u64); 2] {
 }
 
 fn fit_score(strategy: ScoringStrategy, pod: &Pod, node: &Node) -> i64 {
+    let (mut sum, mut counted) = (0, 0);
     // As kube-scheduler: resources the node has none of are left out of the average.
-    let scores: Vec<i64> = after_placing(pod, node)
-        .into_iter()
-        .filter(|(_, allocatable)| *allocatable > 0)
-        .map(|(requested, allocatable)| {
-            let used = (requested.min(allocatable) as u128 * 100 / allocatable as u128) as i64;
-            match strategy {
-                ScoringStrategy::LeastAllocated if requested > allocatable => 0,
-                ScoringStrategy::LeastAllocated => ((allocatable - requested) as u128 * 100 / allocatable as u128) as i64,
-                ScoringStrategy::MostAllocated => used,
-            }
-        })
-        .collect();
-    if scores.is_empty() { 0 } else { scores.iter().sum::<i64>() / scores.len() as i64 }
+    for (requested, allocatable) in after_placing(pod, node) {
+        if allocatable == 0 {
+            continue;
+        }
+        sum += match strategy {
+            ScoringStrategy::LeastAllocated if requested > allocatable => 0,
+            ScoringStrategy::LeastAllocated => percent(allocatable - requested, allocatable),
+            ScoringStrategy::MostAllocated => percent(requested.min(allocatable), allocatable),
+        };
+        counted += 1;
+    }
+    if counted == 0 { 0 } else { div(sum, counted) }
+}
+
+/// `part * 100 / whole`, rounded down, for `part <= whole`.
+fn percent(part: u64, whole: u64) -> i64 {
+    // Beyond these, u128 (no realistic node has 2^57 bytes of anything).
+    if whole > u64::MAX / 128 || part > whole {
+        return (part as u128 * 100 / whole as u128) as i64;
+    }
+    let n = part * 100;
+    if (n | whole) >> 32 == 0 {
+        return div(n as i64, whole as i64);
+    }
+    // Memory is counted in bytes, so these rarely fit 32 bits. A 64-bit
+    // divide costs several times a float one; the float quotient is off by
+    // at most one, which two multiplications settle.
+    // (q <= 101 and whole <= u64::MAX / 128: the products cannot overflow.)
+    let mut q = (n as f64 / whole as f64) as u64;
+    if q * whole > n {
+        q -= 1;
+    } else if (q + 1) * whole <= n {
+        q += 1;
+    }
+    q as i64
+}
+
+/// `a / b` in 32 bits when both fit (the usual case for scores): a 64-bit
+/// divide is several times slower on x86, and Cranelift, unlike LLVM, does
+/// not make this choice by itself.
+fn div(a: i64, b: i64) -> i64 {
+    match (i32::try_from(a), i32::try_from(b)) {
+        (Ok(a), Ok(b)) if b != -1 => (a / b) as i64,
+        _ => a / b,
+    }
 }
 
 /// NodeResourcesBalancedAllocation: nodes whose CPU and memory fill alike score higher.
 fn balanced_score(pod: &Pod, node: &Node) -> i64 {
     let fraction = |(requested, allocatable): (u64, u64)| -> f64 {
-        if allocatable == 0 { 1.0 } else { (requested as f64 / allocatable as f64).min(1.0) }
+        if allocatable == 0 || requested >= allocatable { 1.0 } else { requested as f64 / allocatable as f64 }
     };
     let [cpu, memory] = after_placing(pod, node);
     let deviation = (fraction(cpu) - fraction(memory)).abs() / 2.0;
@@ -395,21 +516,18 @@ fn balanced_score(pod: &Pod, node: &Node) -> i64 {
 }
 
 /// Higher raw values score lower: the largest gets 0, zero gets 100.
-fn reverse(raw: Vec<i64>) -> Vec<i64> {
-    let max = raw.iter().copied().max().unwrap_or(0);
-    raw.into_iter().map(|v| if max <= 0 { 100 } else { 100 - v * 100 / max }).collect()
+fn reverse(value: i64, max: i64) -> i64 {
+    if max <= 0 { 100 } else { 100 - div(value * 100, max) }
 }
 
 /// Scales to 0-100 by the largest value.
-fn scale_to_max(raw: Vec<i64>) -> Vec<i64> {
-    let max = raw.iter().copied().max().unwrap_or(0);
-    raw.into_iter().map(|v| if max <= 0 { 0 } else { v * 100 / max }).collect()
+fn scale_to_max(value: i64, max: i64) -> i64 {
+    if max <= 0 { 0 } else { div(value * 100, max) }
 }
 
 /// Scales to 0-100 between the smallest and largest value (values may be negative).
-fn min_max(raw: Vec<i64>) -> Vec<i64> {
-    let (min, max) = (raw.iter().copied().min().unwrap_or(0), raw.iter().copied().max().unwrap_or(0));
-    raw.into_iter().map(|v| if max == min { 0 } else { (v - min) * 100 / (max - min) }).collect()
+fn min_max(value: i64, min: i64, max: i64) -> i64 {
+    if max == min { 0 } else { div((value - min) * 100, max - min) }
 }
 
 /// Used by the spread state: whether a node passes the filters that decide

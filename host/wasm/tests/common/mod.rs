@@ -31,3 +31,47 @@ pub fn pod_create(image: &str) -> Request {
         dry_run: false,
     }
 }
+
+/// A simulated cluster for scheduler tests and benchmarks: `count` nodes of
+/// 4 CPU / 16 GiB / 110 pods over three zones, and pods of one owner asking
+/// for 100m CPU / 128 MiB.
+pub mod cluster {
+    use skiff_wasm::scheduling::model::{Node, Pod, Resources};
+
+    pub fn nodes(count: usize) -> Vec<Node> {
+        (0..count)
+            .map(|i| {
+                let name = format!("node-{i:05}");
+                Node {
+                    index: i as u32,
+                    labels: vec![
+                        ("kubernetes.io/hostname".into(), name.clone()),
+                        ("kubernetes.io/os".into(), "linux".into()),
+                        ("topology.kubernetes.io/zone".into(), format!("zone-{}", i % 3)),
+                    ],
+                    name,
+                    allocatable: Resources {
+                        milli_cpu: 4000,
+                        memory: 16 << 30,
+                        ephemeral_storage: 100 << 30,
+                        pods: 110,
+                        extended: vec![],
+                    },
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    pub fn pod(i: usize) -> Pod {
+        Pod {
+            namespace: "default".into(),
+            name: format!("web-{i}"),
+            uid: format!("uid-{i}"),
+            labels: vec![("app".into(), "web".into())],
+            owner_uid: Some("replicaset-web".into()),
+            requests: Resources { milli_cpu: 100, memory: 128 << 20, ..Default::default() },
+            ..Default::default()
+        }
+    }
+}
