@@ -13,6 +13,7 @@ mod load;
 mod phases;
 mod proc;
 mod report;
+mod scheduling;
 mod skiff;
 mod watch;
 
@@ -29,8 +30,10 @@ use crate::load::{run_phase, Limits, PhaseResult};
 use crate::report::{Config, Delivery, Report, Row, WatchReport};
 
 #[derive(Parser, Debug, Clone)]
-#[command(version, about = "Benchmark a skiff server against etcd's raw put rate")]
+#[command(version, about = "Benchmark a skiff server against etcd's raw put rate", args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// The skiff binary to start.
     #[arg(long, default_value = "target/release/skiff")]
     skiff: PathBuf,
@@ -76,6 +79,12 @@ struct Args {
     drain_timeout: u64,
 }
 
+#[derive(clap::Subcommand, Debug, Clone)]
+enum Mode {
+    /// The end-to-end scheduling rate, wasm policy against native (see bench/README.md).
+    Scheduler(scheduling::SchedulerArgs),
+}
+
 impl Args {
     fn limits(&self, max_ops: u64) -> anyhow::Result<Limits> {
         let duration = Duration::try_from_secs_f64(self.seconds).context("--seconds must be a non-negative number")?;
@@ -92,6 +101,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Mode::Scheduler(sched)) = args.mode.clone() {
+        let outcome = runtime.block_on(async move {
+            tokio::select! {
+                r = scheduling::run(sched) => r,
+                s = interrupted() => Err(anyhow::anyhow!("interrupted by {s}; cleaning up")),
+            }
+        });
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let json = args.json;
     // Dropping the `run` future on a signal drops its process guards, which
     // stop the servers and remove their temp dirs.
@@ -164,7 +188,7 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
     let clients = args.clients as usize;
     let drain = Duration::from_secs(args.drain_timeout);
     eprintln!("starting {} ...", args.skiff.display());
-    let mut server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout)).await?;
+    let mut server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout), &[]).await?;
     let kubeconfig = KubeConfig::load(&server.kubeconfig)?;
     let endpoint = kubeconfig.endpoint(args.http1)?;
     let protocol = endpoint.connect().await.context("connecting to skiff")?.protocol().to_string();

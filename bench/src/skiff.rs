@@ -15,7 +15,7 @@ pub struct Skiff {
     pub kubeconfig: PathBuf,
 }
 
-pub async fn start(bin: &Path, startup_timeout: Duration) -> anyhow::Result<Skiff> {
+pub async fn start(bin: &Path, startup_timeout: Duration, extra_args: &[&str]) -> anyhow::Result<Skiff> {
     if !bin.is_file() {
         bail!(
             "skiff binary {} not found; build it first with `cargo build --release -p skiff` \
@@ -27,7 +27,7 @@ pub async fn start(bin: &Path, startup_timeout: Duration) -> anyhow::Result<Skif
     let data_dir = dir.path().join("data");
     let listen = format!("127.0.0.1:{}", free_port()?);
     let mut cmd = Command::new(bin);
-    cmd.arg("server").arg("--data-dir").arg(&data_dir).arg("--listen").arg(&listen);
+    cmd.arg("server").arg("--data-dir").arg(&data_dir).arg("--listen").arg(&listen).args(extra_args);
     // The server's own environment variables must not point it elsewhere.
     cmd.env_remove("SKIFF_DATA_DIR").env_remove("SKIFF_DATASTORE");
     let mut process = Managed::spawn("skiff", cmd, dir, true)?;

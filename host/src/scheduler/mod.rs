@@ -230,6 +230,11 @@ impl Scheduler {
                 if self.cache.is_assumed(&uid) || meta::is_deleting(&pod) {
                     return;
                 }
+                // Scheduling gates hold a pod back until they are all removed.
+                if pod["spec"]["schedulingGates"].as_array().is_some_and(|g| !g.is_empty()) {
+                    self.queue.remove(&uid);
+                    return;
+                }
                 self.queue.upsert(pod);
             }
         }
@@ -251,14 +256,11 @@ impl Scheduler {
             }
             return;
         };
-        let runner = match self.runners.get_mut(&name) {
-            Some(r) if Arc::ptr_eq(&r.source, &profile.source) => r,
-            _ => {
-                // A new profile, or a new version of its policy: a new instance.
-                self.runners.insert(name.clone(), Runner::new(profile.source.clone()));
-                self.runners.get_mut(&name).expect("inserted just above")
-            }
-        };
+        let runner = self.runners.entry(name.clone()).or_insert_with(|| Runner::new(profile.source.clone()));
+        if !Arc::ptr_eq(&runner.source, &profile.source) {
+            // A new version of the profile's policy: a new instance.
+            *runner = Runner::new(profile.source.clone());
+        }
         let views: Vec<_> = batch.iter().map(|p| views::pod(p, &self.cache.namespaces)).collect();
         let started = Instant::now();
         let decided = runner.schedule(&self.cache, &views).await;
@@ -378,4 +380,22 @@ fn views_labels(obj: &Value) -> skiff_wasm::scheduling::model::Labels {
         .as_object()
         .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unschedulable_message_reads_like_kube_schedulers() {
+        let rejections = vec![
+            Rejection { reason: "node(s) had untolerated taint {dedicated: gpu}".into(), nodes: 1 },
+            Rejection { reason: "Insufficient cpu".into(), nodes: 2 },
+        ];
+        assert_eq!(
+            unschedulable_message(3, &rejections),
+            "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu."
+        );
+        assert_eq!(unschedulable_message(0, &[]), "no nodes available to schedule pods");
+    }
 }

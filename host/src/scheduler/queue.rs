@@ -191,3 +191,60 @@ fn backoff_until(entry: &Entry) -> Instant {
     let backoff = (INITIAL_BACKOFF * (1u32 << shift)).min(MAX_BACKOFF);
     entry.last_attempt.unwrap_or_else(Instant::now) + backoff
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(uid: &str, priority: i64) -> Arc<Value> {
+        Arc::new(json!({"metadata": {"uid": uid, "name": uid}, "spec": {"priority": priority}}))
+    }
+
+    fn all(_: &Value) -> Option<String> {
+        Some("default-scheduler".into())
+    }
+
+    fn uids(batch: &[Arc<Value>]) -> Vec<&str> {
+        batch.iter().map(|p| meta::uid(p)).collect()
+    }
+
+    #[test]
+    fn higher_priority_first_then_arrival_order() {
+        let mut q = Queue::default();
+        q.upsert(pod("a", 0));
+        q.upsert(pod("b", 10));
+        q.upsert(pod("c", 0));
+        assert_eq!(uids(&q.pop_batch(10, all)), ["b", "a", "c"]);
+        assert!(q.pop_batch(10, all).is_empty(), "in flight, not active");
+    }
+
+    #[test]
+    fn batches_hold_one_scheduler_and_unknown_schedulers_park_until_requeued() {
+        let mut q = Queue::default();
+        q.upsert(pod("a", 0));
+        q.upsert(pod("b", 0));
+        let only_a = |p: &Value| (meta::uid(p) == "a").then(|| "x".to_string());
+        assert_eq!(uids(&q.pop_batch(10, only_a)), ["a"]);
+        assert!(!q.has_active(), "b is parked");
+        q.requeue_all();
+        assert_eq!(uids(&q.pop_batch(10, all)), ["b"]);
+    }
+
+    #[test]
+    fn an_unschedulable_pod_waits_for_a_cluster_change_then_its_backoff() {
+        let mut q = Queue::default();
+        q.upsert(pod("a", 0));
+        q.pop_batch(1, all);
+        q.failed("a");
+        assert!(!q.has_active());
+        let parked_until = q.next_wake().expect("retried at the latest after MAX_UNSCHEDULABLE");
+        assert!(parked_until > Instant::now() + Duration::from_secs(30));
+        q.cluster_changed();
+        let backoff = q.next_wake().expect("in backoff");
+        assert!(backoff <= Instant::now() + INITIAL_BACKOFF);
+        q.done("a");
+        assert_eq!(q.len(), 0);
+    }
+}

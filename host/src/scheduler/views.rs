@@ -358,3 +358,69 @@ pub fn node(obj: &Value, index: u32) -> Node {
         pods: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn requests_sum_containers_take_the_largest_init_container_and_add_overhead() {
+        let pod = json!({"spec": {
+            "containers": [
+                {"resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}},
+                {"resources": {"limits": {"cpu": "1", "example.com/gpu": "2"}}},
+            ],
+            "initContainers": [{"resources": {"requests": {"cpu": "2", "memory": "1Mi"}}}],
+            "overhead": {"cpu": "10m"},
+        }});
+        let r = pod_requests(&pod);
+        // cpu: max(250m + 1 (limit as request), 2) + 10m; memory: max(64Mi, 1Mi).
+        assert_eq!(r.milli_cpu, 2010);
+        assert_eq!(r.memory, 64 << 20);
+        assert_eq!(r.extended("example.com/gpu"), 2);
+        assert_eq!(r.pods, 0);
+    }
+
+    #[test]
+    fn cordoned_and_not_ready_nodes_carry_the_lifecycle_taints() {
+        let node = json!({
+            "metadata": {"name": "n1", "labels": {"zone": "a"}},
+            "spec": {"unschedulable": true, "taints": [{"key": "gpu", "value": "yes", "effect": "NoSchedule"}]},
+            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "False"}]},
+        });
+        let view = super::node(&node, 7);
+        assert_eq!(view.index, 7);
+        assert!(view.unschedulable);
+        let keys: Vec<&str> = view.taints.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["gpu", UNSCHEDULABLE_TAINT, NOT_READY_TAINT]);
+        assert_eq!((view.allocatable.milli_cpu, view.allocatable.memory, view.allocatable.pods), (4000, 8 << 30, 110));
+        let ready = json!({"metadata": {"name": "n2"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert!(super::node(&ready, 0).taints.is_empty());
+    }
+
+    #[test]
+    fn affinity_terms_resolve_namespace_selectors_and_match_label_keys() {
+        let mut namespaces = Namespaces::new();
+        namespaces.insert("prod".into(), vec![("env".into(), "prod".into())]);
+        namespaces.insert("dev".into(), vec![("env".into(), "dev".into())]);
+        let pod = json!({
+            "metadata": {"namespace": "web", "name": "p", "uid": "u", "labels": {"app": "web", "rev": "7"}},
+            "spec": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "web"}}, "matchLabelKeys": ["rev"],
+                 "namespaceSelector": {"matchLabels": {"env": "prod"}}, "topologyKey": "zone"},
+                {"labelSelector": {"matchLabels": {"app": "db"}}, "namespaceSelector": {}, "topologyKey": "zone"},
+            ]}}},
+        });
+        let view = super::pod(&pod, &namespaces);
+        let terms = &view.pod_anti_affinity.expect("anti-affinity").required;
+        assert_eq!(terms[0].namespaces, ["prod"]);
+        assert!(!terms[0].all_namespaces);
+        let selector = terms[0].selector.as_ref().expect("selector");
+        assert_eq!(selector.match_expressions[0].key, "rev");
+        assert_eq!(selector.match_expressions[0].values, ["7"]);
+        assert!(terms[1].all_namespaces);
+    }
+}

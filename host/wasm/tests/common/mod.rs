@@ -1,4 +1,5 @@
-//! What the sandbox tests and the admission benchmark share.
+//! What the plugin tests and benchmarks share (each uses a part of it).
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
