@@ -6,10 +6,14 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
 use super::{meta, Api};
+use crate::resources::FieldValidation;
+use crate::store::{Decision, StoreError};
 
 impl Api {
-    /// Binds pod `namespace/name` to the node `binding.target.name`.
-    pub async fn bind(&self, namespace: &str, name: &str, binding: &Value) -> ApiResult<Value> {
+    /// Binds pod `namespace/name` to the node `binding.target.name`. A caller
+    /// that holds a recent copy of the pod (the scheduler) passes it as
+    /// `known` to spare a read; if the pod has changed since, it is read again.
+    pub async fn bind(&self, namespace: &str, name: &str, binding: &Value, known: Option<Value>) -> ApiResult<Value> {
         let rt = self.registry.lookup("", "v1", "pods").ok_or_else(ApiError::path_not_found)?;
         let binding_name = meta::name(binding);
         if !binding_name.is_empty() && binding_name != name {
@@ -38,41 +42,59 @@ impl Api {
         }
         let expected_uid = binding["metadata"]["uid"].as_str().filter(|u| !u.is_empty()).map(str::to_string);
         let annotations = binding["metadata"]["annotations"].as_object().cloned();
-        let outcome = self
-            .modify(rt, Some(namespace), name, Some("binding"), |pod| {
-                let conflict = |why: String| ApiError::conflict("", "pods/binding", name, &why);
-                if meta::is_deleting(pod) {
-                    return Err(conflict(format!("pod {name} is being deleted, cannot be assigned to a host")));
+        let change = |pod: &mut Value| -> ApiResult<()> {
+            let conflict = |why: String| ApiError::conflict("", "pods/binding", name, &why);
+            if meta::is_deleting(pod) {
+                return Err(conflict(format!("pod {name} is being deleted, cannot be assigned to a host")));
+            }
+            if let Some(assigned) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                return Err(conflict(format!("pod {name} is already assigned to node {assigned:?}")));
+            }
+            if pod["spec"]["schedulingGates"].as_array().is_some_and(|g| !g.is_empty()) {
+                return Err(conflict(format!("pod {name} has non-empty .spec.schedulingGates")));
+            }
+            if let Some(uid) = &expected_uid {
+                if meta::uid(pod) != uid {
+                    return Err(conflict(format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta::uid(pod)
+                    )));
                 }
-                if let Some(assigned) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
-                    return Err(conflict(format!("pod {name} is already assigned to node {assigned:?}")));
-                }
-                if pod["spec"]["schedulingGates"].as_array().is_some_and(|g| !g.is_empty()) {
-                    return Err(conflict(format!("pod {name} has non-empty .spec.schedulingGates")));
-                }
-                if let Some(uid) = &expected_uid {
-                    if meta::uid(pod) != uid {
-                        return Err(conflict(format!(
-                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                            meta::uid(pod)
-                        )));
+            }
+            pod["spec"]["nodeName"] = json!(node);
+            if let Some(extra) = &annotations {
+                let metadata = meta::metadata_mut(pod);
+                let target = metadata.entry("annotations").or_insert_with(|| json!({}));
+                if let Some(map) = target.as_object_mut() {
+                    for (k, v) in extra {
+                        map.insert(k.clone(), v.clone());
                     }
                 }
-                pod["spec"]["nodeName"] = json!(node);
-                if let Some(extra) = &annotations {
-                    let metadata = meta::metadata_mut(pod);
-                    let target = metadata.entry("annotations").or_insert_with(|| json!({}));
-                    if let Some(map) = target.as_object_mut() {
-                        for (k, v) in extra {
-                            map.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                set_condition(pod, "PodScheduled", "True", None, None);
-                Ok(())
-            })
-            .await?;
-        Ok(outcome.into_object())
+            }
+            set_condition(pod, "PodScheduled", "True", None, None);
+            Ok(())
+        };
+        // Bindings come in bursts from the scheduler: the new version is
+        // computed and validated outside the store's write lock, and written
+        // only if the pod did not change meanwhile (else computed again).
+        let key = super::key_for(rt, Some(namespace), name);
+        let mut known = known;
+        for _ in 0..5 {
+            let old = match known.take() {
+                Some(pod) => pod,
+                None => self.get(rt, Some(namespace), name).await?,
+            };
+            let mut new = old.clone();
+            change(&mut new)?;
+            let (decision, _) = super::update::finish(rt, old.clone(), new, Some("binding"), FieldValidation::Ignore, true)?;
+            let Decision::Put(new) = decision else { return Ok(old) };
+            match self.store.replace(&key, old, new).await {
+                Ok(bound) => return Ok(bound),
+                Err(StoreError::Changed) => continue,
+                Err(e) => return Err(ApiError::from_store(e, "", "pods", name)),
+            }
+        }
+        Err(ApiError::modified("", "pods", name))
     }
 }
 

@@ -235,6 +235,7 @@ impl ApiError {
     pub fn from_store(err: StoreError, group: &str, resource: &str, name: &str) -> Self {
         match err {
             StoreError::NotFound => Self::not_found(group, resource, name),
+            StoreError::Changed => Self::modified(group, resource, name),
             StoreError::Gone { requested, oldest } => {
                 Self::gone(format!("too old resource version: {requested} ({oldest})"))
             }

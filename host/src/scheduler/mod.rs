@@ -316,7 +316,7 @@ impl Scheduler {
                 "metadata": {"name": name, "namespace": namespace, "uid": meta::uid(&pod)},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             });
-            match api.bind(namespace, name, &binding).await {
+            match api.bind(namespace, name, &binding, Some(Value::clone(&pod))).await {
                 Ok(_) => {
                     let message = format!("Successfully assigned {namespace}/{name} to {node}");
                     events.record(&pod, "Pod", &scheduler, EventType::Normal, "Scheduled", &message).await;

@@ -53,6 +53,9 @@ pub enum StoreError {
     Unsupported(String),
     #[error("stored object is not valid JSON: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// `replace` found another version than the one it was given.
+    #[error("the object has been modified")]
+    Changed,
 }
 
 /// What a read-modify-write decides to do with the current object.
@@ -315,11 +318,46 @@ impl Store {
             Some(writer) => writer.write(key, |revision, current| Written::decide(current, revision, decide))?,
             None => self.write_pooled(key, decide).await?,
         };
-        let Some(w) = written else { return Ok(None) };
+        Ok(written.map(|w| self.publish(key, w)))
+    }
+
+    /// Writes `object` over `previous` (read earlier, outside any lock) if the
+    /// stored object is still that version, else fails with `Changed`. The
+    /// caller computes the new version unlocked, so the write lock covers a
+    /// version check and the write rather than parsing and validating.
+    pub async fn replace(&self, key: &Key, previous: Value, object: Value) -> Result<Value, StoreError> {
+        let expected = previous["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        let Some(writer) = &self.sqlite_writer else {
+            // PostgreSQL's transaction reads the current object anyway.
+            let decide = |current: Option<Value>| match current {
+                None => Err(StoreError::NotFound),
+                Some(c) if c["metadata"]["resourceVersion"].as_str() != Some(expected.as_str()) => {
+                    Err(StoreError::Changed)
+                }
+                Some(_) => Ok(Decision::Put(object)),
+            };
+            return self.mutate(key, decide).await?.ok_or(StoreError::NotFound);
+        };
+        let _guard = self.write_lock.lock().await;
+        let written = writer.write(key, |revision, current: Option<String>| {
+            let Some(text) = current else { return Err(StoreError::NotFound) };
+            if stored_version(&text)? != expected {
+                return Err(StoreError::Changed);
+            }
+            let mut object = object;
+            set_resource_version(&mut object, revision);
+            let text = object.to_string();
+            Ok(Some(Written { revision, event: EventType::Modified, object, text, previous: Some(previous) }))
+        })?;
+        written.map(|w| self.publish(key, w)).ok_or(StoreError::NotFound)
+    }
+
+    /// Hands a committed write to the watchers; returns the object as written.
+    fn publish(&self, key: &Key, w: Written) -> Value {
         if let Some(nudge) = &self.tail {
             // The tail publishes it, in order with other servers' writes.
             nudge.notify_one();
-            return Ok(Some(w.object));
+            return w.object;
         }
         let object = Arc::new(w.object);
         self.hub.publish(Change {
@@ -332,7 +370,7 @@ impl Store {
             lines: Default::default(),
             previous: w.previous.map(Arc::new),
         });
-        Ok(Some(Arc::unwrap_or_clone(object)))
+        Arc::unwrap_or_clone(object)
     }
 
     /// The write transaction through the sqlx pool (PostgreSQL).
@@ -547,6 +585,20 @@ async fn follow_change_log(store: std::sync::Weak<Store>, nudge: Arc<tokio::sync
             Err(e) => tracing::warn!(error = %e, "reading the change log failed; retrying"),
         }
     }
+}
+
+/// The resourceVersion in a stored object's text, without building the object.
+fn stored_version(text: &str) -> Result<String, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        metadata: StoredMeta,
+    }
+    #[derive(serde::Deserialize)]
+    struct StoredMeta {
+        #[serde(rename = "resourceVersion", default)]
+        resource_version: String,
+    }
+    Ok(serde_json::from_str::<Stored>(text)?.metadata.resource_version)
 }
 
 fn set_resource_version(object: &mut Value, revision: i64) {
