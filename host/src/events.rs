@@ -13,10 +13,13 @@ use crate::api::{meta, Api, WriteOptions};
 /// How many distinct recent events are remembered for counting repeats.
 const REMEMBERED: usize = 4096;
 
+/// An event's identity for counting repeats: (object uid, reason, message).
+type Repeat = (String, String, String);
+
 pub struct Recorder {
     api: Arc<Api>,
-    /// (object uid, reason, message) → the event's namespace and name.
-    recent: Mutex<HashMap<(String, String, String), (String, String)>>,
+    /// Recent events → their namespace and name.
+    recent: Mutex<HashMap<Repeat, (String, String)>>,
 }
 
 pub enum EventType {

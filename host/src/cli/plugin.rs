@@ -17,7 +17,7 @@ const MODULES: &str = "/apis/plugins.skiff.dev/v1alpha1/modules";
 #[derive(clap::Subcommand, Debug)]
 pub enum PluginCommand {
     /// Upload a module and make it the plugin's new version (creating the plugin if needed).
-    Push(PushArgs),
+    Push(Box<PushArgs>),
     /// Show the plugins, their active revision and state.
     List {
         #[arg(long)]
@@ -98,7 +98,7 @@ pub struct TestArgs {
 
 pub async fn run(cmd: PluginCommand) -> anyhow::Result<()> {
     match cmd {
-        PluginCommand::Push(args) => push(args).await,
+        PluginCommand::Push(args) => push(*args).await,
         PluginCommand::List { kubeconfig } => list(Client::from_kubeconfig(kubeconfig)?).await,
         PluginCommand::Rollback { name, to_revision, kubeconfig } => {
             rollback(Client::from_kubeconfig(kubeconfig)?, &name, to_revision).await

@@ -133,6 +133,8 @@ impl Policy {
 
     pub fn set_nodes(&mut self, nodes: Vec<Node>) {
         self.nodes.clear();
+        // Owners come and go: interned ids start over with the nodes.
+        self.owner_ids.clear();
         self.update_nodes(nodes, &[]);
     }
 
