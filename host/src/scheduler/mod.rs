@@ -69,6 +69,8 @@ struct Scheduler {
     binders: Arc<Semaphore>,
     bound_tx: mpsc::UnboundedSender<Bound>,
     bound_rx: mpsc::UnboundedReceiver<Bound>,
+    /// The profiles' generation last acted on.
+    profiles_seen: u64,
 }
 
 fn scheduler_name(pod: &Value) -> &str {
@@ -103,6 +105,7 @@ impl Scheduler {
             binders: Arc::new(Semaphore::new(BINDERS)),
             bound_tx,
             bound_rx,
+            profiles_seen: 0,
         }
     }
 
@@ -129,7 +132,16 @@ impl Scheduler {
                 while let Ok(bound) = self.bound_rx.try_recv() {
                     self.on_bound(bound);
                 }
+                let generation = self.profiles.generation();
+                if generation != self.profiles_seen {
+                    // A scheduler appeared or changed: the pods waiting for it try again.
+                    self.profiles_seen = generation;
+                    self.queue.requeue_all();
+                }
                 self.metrics.set_scheduler_pending(self.queue.len());
+                if *shutdown.borrow() {
+                    return;
+                }
                 if self.queue.has_active() {
                     self.cycle().await;
                     continue;
@@ -143,7 +155,8 @@ impl Scheduler {
                 };
                 tokio::select! {
                     _ = shutdown.changed() => return,
-                    _ = self.profiles.changed.notified() => self.queue.requeue_all(),
+                    // The top of the loop acts on the new generation.
+                    _ = self.profiles.changed.notified() => {}
                     Some(bound) = self.bound_rx.recv() => self.on_bound(bound),
                     _ = sleep => {}
                     next = stream.next() => match next {

@@ -31,13 +31,24 @@ pub struct Profile {
 #[derive(Default)]
 pub struct Profiles {
     by_scheduler: Mutex<HashMap<String, Profile>>,
-    /// Wakes the scheduler loop when profiles change.
+    /// Counts changes, so a busy scheduler loop notices them between batches.
+    generation: std::sync::atomic::AtomicU64,
+    /// Wakes an idle scheduler loop when profiles change.
     pub changed: tokio::sync::Notify,
 }
 
 impl Profiles {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Profile>> {
         self.by_scheduler.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn announce(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.changed.notify_one();
     }
 
     /// Makes `plugin` serve `scheduler_name` (and nothing else); refused
@@ -53,7 +64,7 @@ impl Profiles {
         map.retain(|_, p| p.plugin != plugin);
         map.insert(scheduler_name.to_string(), Profile { plugin: plugin.to_string(), source: Arc::new(source) });
         drop(map);
-        self.changed.notify_one();
+        self.announce();
         Ok(())
     }
 
@@ -64,7 +75,7 @@ impl Profiles {
         let changed = map.len() != before;
         drop(map);
         if changed {
-            self.changed.notify_one();
+            self.announce();
         }
     }
 
