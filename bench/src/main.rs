@@ -30,7 +30,11 @@ use crate::load::{run_phase, Limits, PhaseResult};
 use crate::report::{Config, Delivery, Report, Row, WatchReport};
 
 #[derive(Parser, Debug, Clone)]
-#[command(version, about = "Benchmark a skiff server against etcd's raw put rate", args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    about = "Benchmark a skiff server against etcd's raw put rate",
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
     #[command(subcommand)]
     mode: Option<Mode>,

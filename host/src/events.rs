@@ -34,7 +34,15 @@ impl Recorder {
 
     /// Records an event about `object` (of `kind`, `apiVersion` v1 or its
     /// own), reported by `component`. Failing to record is logged, never fatal.
-    pub async fn record(&self, object: &Value, kind: &str, component: &str, type_: EventType, reason: &str, message: &str) {
+    pub async fn record(
+        &self,
+        object: &Value,
+        kind: &str,
+        component: &str,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) {
         let Some(rt) = self.api.registry.lookup("", "v1", "events") else { return };
         let uid = meta::uid(object).to_string();
         let key = (uid.clone(), reason.to_string(), message.to_string());

@@ -86,7 +86,8 @@ impl Api {
             };
             let mut new = old.clone();
             change(&mut new)?;
-            let (decision, _) = super::update::finish(rt, old.clone(), new, Some("binding"), FieldValidation::Ignore, true)?;
+            let (decision, _) =
+                super::update::finish(rt, old.clone(), new, Some("binding"), FieldValidation::Ignore, true)?;
             let Decision::Put(new) = decision else { return Ok(old) };
             match self.store.replace(&key, old, new).await {
                 Ok(bound) => return Ok(bound),

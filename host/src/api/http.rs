@@ -392,7 +392,8 @@ async fn resource(
         (&Method::POST, Some(name)) if sub == Some("binding") => {
             let binding = parse_body(&body, &headers)?;
             api.bind(ns.unwrap_or_default(), name, &binding, None).await?;
-            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+            let status =
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
             Ok(json_response(StatusCode::CREATED, &status, &headers, &[]))
         }
         (&Method::POST, Some(_)) => Err(ApiError::method_not_allowed(format!(

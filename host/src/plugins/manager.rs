@@ -230,7 +230,10 @@ impl Manager {
                 if !problems.is_empty() {
                     return Err(Refusal::new(
                         "InvalidSpec",
-                        format!("spec.scheduler.schedulerName: Invalid value: {scheduler_name:?}: {}", problems.join("; ")),
+                        format!(
+                            "spec.scheduler.schedulerName: Invalid value: {scheduler_name:?}: {}",
+                            problems.join("; ")
+                        ),
                     ));
                 }
                 let timeout = settings.timeout_seconds.unwrap_or(10);

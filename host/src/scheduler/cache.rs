@@ -133,7 +133,15 @@ impl Cache {
         self.add(pod.uid.clone(), node, pod.requests.clone(), pod.host_ports.clone(), pod.summary(), true);
     }
 
-    fn add(&mut self, uid: String, node: &str, requests: Resources, ports: Vec<HostPort>, summary: PodSummary, assumed: bool) {
+    fn add(
+        &mut self,
+        uid: String,
+        node: &str,
+        requests: Resources,
+        ports: Vec<HostPort>,
+        summary: PodSummary,
+        assumed: bool,
+    ) {
         self.forget(&uid);
         self.by_node.entry(node.to_string()).or_default().push(uid.clone());
         self.pods.insert(uid, BoundPod { node: node.to_string(), requests, ports, summary, assumed });

@@ -28,8 +28,8 @@ use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 use crate::store::{Change, EventType as ChangeType};
 use cache::Cache;
-pub use profiles::{Profiles, Source};
 use profiles::Runner;
+pub use profiles::{Profiles, Source};
 use queue::Queue;
 
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
@@ -320,7 +320,8 @@ impl Scheduler {
 
     /// Writes the binding in the background; the outcome comes back through `bound_rx`.
     fn bind(&self, pod: Arc<Value>, node: String, scheduler: String) {
-        let (api, events, binders, tx) = (self.api.clone(), self.events.clone(), self.binders.clone(), self.bound_tx.clone());
+        let (api, events, binders, tx) =
+            (self.api.clone(), self.events.clone(), self.binders.clone(), self.bound_tx.clone());
         tokio::spawn(async move {
             let Ok(_permit) = binders.acquire().await else { return };
             let (namespace, name) = (meta::namespace(&pod), meta::name(&pod));

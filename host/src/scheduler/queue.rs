@@ -101,7 +101,9 @@ impl Queue {
                 break;
             }
         }
-        for (item, place) in taken.into_iter().map(|i| (i, Place::InFlight)).chain(parked.into_iter().map(|i| (i, Place::Parked))) {
+        for (item, place) in
+            taken.into_iter().map(|i| (i, Place::InFlight)).chain(parked.into_iter().map(|i| (i, Place::Parked)))
+        {
             self.active.remove(&item);
             if let Some(entry) = self.entries.get_mut(&item.1) {
                 entry.place = place;

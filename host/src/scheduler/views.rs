@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 use skiff_apimachinery::Quantity;
 use skiff_wasm::scheduling::model::{
-    HostPort, LabelSelector, Labels, Node, NodeAffinity, NodeSelectorTerm, Operator, Pod, PodAffinity,
-    PodAffinityTerm, PreferredNodeTerm, Requirement, Resources, Taint, TaintEffect, Toleration, TolerationOperator,
+    HostPort, LabelSelector, Labels, Node, NodeAffinity, NodeSelectorTerm, Operator, Pod, PodAffinity, PodAffinityTerm,
+    PreferredNodeTerm, Requirement, Resources, Taint, TaintEffect, Toleration, TolerationOperator,
     TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
 };
 
@@ -148,7 +148,10 @@ fn label_selector(v: &Value) -> Option<LabelSelector> {
     if !v.is_object() {
         return None;
     }
-    Some(LabelSelector { match_labels: labels(&v["matchLabels"]), match_expressions: requirements(&v["matchExpressions"]) })
+    Some(LabelSelector {
+        match_labels: labels(&v["matchLabels"]),
+        match_expressions: requirements(&v["matchExpressions"]),
+    })
 }
 
 /// `matchLabelKeys`: the pod's own values of those keys join the selector.
@@ -167,7 +170,10 @@ fn with_match_label_keys(selector: Option<LabelSelector>, keys: &Value, pod_labe
 }
 
 fn node_term(v: &Value) -> NodeSelectorTerm {
-    NodeSelectorTerm { match_expressions: requirements(&v["matchExpressions"]), match_fields: requirements(&v["matchFields"]) }
+    NodeSelectorTerm {
+        match_expressions: requirements(&v["matchExpressions"]),
+        match_fields: requirements(&v["matchFields"]),
+    }
 }
 
 /// Namespace labels, for resolving affinity terms' namespace selectors.
@@ -255,7 +261,10 @@ pub fn pod(obj: &Value, namespaces: &Namespaces) -> Pod {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|p| PreferredNodeTerm { weight: p["weight"].as_i64().unwrap_or(0) as i32, term: node_term(&p["preference"]) })
+                .map(|p| PreferredNodeTerm {
+                    weight: p["weight"].as_i64().unwrap_or(0) as i32,
+                    term: node_term(&p["preference"]),
+                })
                 .collect(),
         }
     });
@@ -397,7 +406,8 @@ mod tests {
         let keys: Vec<&str> = view.taints.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["gpu", UNSCHEDULABLE_TAINT, NOT_READY_TAINT]);
         assert_eq!((view.allocatable.milli_cpu, view.allocatable.memory, view.allocatable.pods), (4000, 8 << 30, 110));
-        let ready = json!({"metadata": {"name": "n2"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let ready =
+            json!({"metadata": {"name": "n2"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         assert!(super::node(&ready, 0).taints.is_empty());
     }
 

@@ -108,9 +108,10 @@ async fn main() {
     let engine = PluginEngine::new(EngineSettings::default()).expect("engine");
     let limits = Limits { timeout: Duration::from_secs(30), memory_bytes: 512 << 20 };
     let t = Instant::now();
-    let plugin = SchedulerPlugin::load(&engine, "default-scheduler", module, "{}".into(), limits, Arc::new(EmptyCluster))
-        .await
-        .expect("load the default-scheduler component");
+    let plugin =
+        SchedulerPlugin::load(&engine, "default-scheduler", module, "{}".into(), limits, Arc::new(EmptyCluster))
+            .await
+            .expect("load the default-scheduler component");
     println!("default-scheduler: compile + instantiate + init {:.2}s ({})", t.elapsed().as_secs_f64(), file.display());
     println!(
         "{:>6} {:>7} {:>12} {:>12} {:>10} {:>10} {:>7}",

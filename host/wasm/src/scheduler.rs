@@ -119,8 +119,9 @@ impl SchedulerInstance {
 
     pub async fn schedule(&mut self, pods: &[model::Pod]) -> Result<Vec<model::Placement>, PluginError> {
         let views: Vec<wit::PodView> = pods.iter().map(pod).collect();
-        let placements =
-            self.call(|b, s| Box::pin(async move { b.skiff_plugin_scheduler().call_schedule(s, &views).await })).await?;
+        let placements = self
+            .call(|b, s| Box::pin(async move { b.skiff_plugin_scheduler().call_schedule(s, &views).await }))
+            .await?;
         if placements.len() != pods.len() {
             self.broken = true;
             return Err(PluginError::Trap(format!(

@@ -137,7 +137,11 @@ fn node(n: wit::NodeView) -> model::Node {
         index: n.index,
         name: n.name,
         labels: n.labels,
-        taints: n.taints.into_iter().map(|t| model::Taint { key: t.key, value: t.value, effect: effect(t.effect) }).collect(),
+        taints: n
+            .taints
+            .into_iter()
+            .map(|t| model::Taint { key: t.key, value: t.value, effect: effect(t.effect) })
+            .collect(),
         allocatable: resources(n.allocatable),
         requested: resources(n.requested),
         used_ports: n.used_ports.into_iter().map(port).collect(),

@@ -227,7 +227,8 @@ impl Policy {
             }
         }
         self.next_start = (self.next_start + visited) % all;
-        let mut rejections: Vec<Rejection> = reasons.into_iter().map(|(reason, nodes)| Rejection { reason, nodes }).collect();
+        let mut rejections: Vec<Rejection> =
+            reasons.into_iter().map(|(reason, nodes)| Rejection { reason, nodes }).collect();
         rejections.sort_by(|a, b| a.reason.cmp(&b.reason));
         let chosen = self.best(&cycle, feasible, &mut scratch.raw);
         self.scratch = scratch;
@@ -367,7 +368,9 @@ pub(crate) fn filter(cycle: &Cycle, node: &Node) -> Result<(), Vec<String>> {
     if cycle.node_constrained && !node_affinity_matches(pod, node) {
         return Err(vec!["node(s) didn't match Pod's node affinity/selector".into()]);
     }
-    if !pod.host_ports.is_empty() && pod.host_ports.iter().any(|want| node.used_ports.iter().any(|used| ports_conflict(want, used))) {
+    if !pod.host_ports.is_empty()
+        && pod.host_ports.iter().any(|want| node.used_ports.iter().any(|used| ports_conflict(want, used)))
+    {
         return Err(vec!["node(s) didn't have free ports for the requested pod ports".into()]);
     }
     fits(&pod.requests, node)?;
@@ -435,7 +438,11 @@ fn fits(want: &Resources, node: &Node) -> Result<(), Vec<String>> {
             short.push(format!("Insufficient {name}"));
         }
     }
-    if short.is_empty() { Ok(()) } else { Err(short) }
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(short)
+    }
 }
 
 fn intolerable_preferred_taints(pod: &Pod, node: &Node) -> i64 {
@@ -471,7 +478,11 @@ fn fit_score(strategy: ScoringStrategy, pod: &Pod, node: &Node) -> i64 {
         };
         counted += 1;
     }
-    if counted == 0 { 0 } else { div(sum, counted) }
+    if counted == 0 {
+        0
+    } else {
+        div(sum, counted)
+    }
 }
 
 /// `part * 100 / whole`, rounded down, for `part <= whole`.
@@ -510,7 +521,11 @@ fn div(a: i64, b: i64) -> i64 {
 /// NodeResourcesBalancedAllocation: nodes whose CPU and memory fill alike score higher.
 fn balanced_score(pod: &Pod, node: &Node) -> i64 {
     let fraction = |(requested, allocatable): (u64, u64)| -> f64 {
-        if allocatable == 0 || requested >= allocatable { 1.0 } else { requested as f64 / allocatable as f64 }
+        if allocatable == 0 || requested >= allocatable {
+            1.0
+        } else {
+            requested as f64 / allocatable as f64
+        }
     };
     let [cpu, memory] = after_placing(pod, node);
     let deviation = (fraction(cpu) - fraction(memory)).abs() / 2.0;
@@ -519,17 +534,29 @@ fn balanced_score(pod: &Pod, node: &Node) -> i64 {
 
 /// Higher raw values score lower: the largest gets 0, zero gets 100.
 fn reverse(value: i64, max: i64) -> i64 {
-    if max <= 0 { 100 } else { 100 - div(value * 100, max) }
+    if max <= 0 {
+        100
+    } else {
+        100 - div(value * 100, max)
+    }
 }
 
 /// Scales to 0-100 by the largest value.
 fn scale_to_max(value: i64, max: i64) -> i64 {
-    if max <= 0 { 0 } else { div(value * 100, max) }
+    if max <= 0 {
+        0
+    } else {
+        div(value * 100, max)
+    }
 }
 
 /// Scales to 0-100 between the smallest and largest value (values may be negative).
 fn min_max(value: i64, min: i64, max: i64) -> i64 {
-    if max == min { 0 } else { div((value - min) * 100, max - min) }
+    if max == min {
+        0
+    } else {
+        div((value - min) * 100, max - min)
+    }
 }
 
 /// Used by the spread state: whether a node passes the filters that decide

@@ -1,6 +1,6 @@
 //! Label and node selector matching, with Kubernetes' semantics.
 
-use crate::model::{label, Labels, LabelSelector, Node, NodeSelectorTerm, Operator, Requirement};
+use crate::model::{label, LabelSelector, Labels, Node, NodeSelectorTerm, Operator, Requirement};
 
 /// A requirement against a set of labels (`Gt`/`Lt` compare integers; a value
 /// that is not one never matches).
@@ -14,7 +14,11 @@ pub fn requirement_matches(req: &Requirement, labels: &Labels) -> bool {
         Operator::Gt | Operator::Lt => {
             let (Some(v), Some(bound)) = (value, req.values.first()) else { return false };
             let (Ok(v), Ok(bound)) = (v.parse::<i64>(), bound.parse::<i64>()) else { return false };
-            if req.operator == Operator::Gt { v > bound } else { v < bound }
+            if req.operator == Operator::Gt {
+                v > bound
+            } else {
+                v < bound
+            }
         }
     }
 }

@@ -53,7 +53,9 @@ impl AffinityState {
     pub fn new(policy: &Policy, pod: &Pod, existing_anti_affinity: bool) -> Option<AffinityState> {
         let affinity = pod.pod_affinity.as_ref();
         let anti = pod.pod_anti_affinity.as_ref();
-        let has_terms = |a: Option<&crate::model::PodAffinity>| a.is_some_and(|a| !a.required.is_empty() || !a.preferred.is_empty());
+        let has_terms = |a: Option<&crate::model::PodAffinity>| {
+            a.is_some_and(|a| !a.required.is_empty() || !a.preferred.is_empty())
+        };
         if !has_terms(affinity) && !has_terms(anti) && !existing_anti_affinity {
             return None;
         }
@@ -122,9 +124,10 @@ impl AffinityState {
         if self.anti_keys.iter().any(|key| in_domain(&self.anti, key, node) > 0) {
             return Err(vec!["node(s) didn't match pod anti-affinity rules".into()]);
         }
-        let refused_by_existing = self.existing_anti.iter().any(|(key, domains)| {
-            label(&node.labels, key).is_some_and(|v| domains.get(v).is_some_and(|&n| n > 0))
-        });
+        let refused_by_existing = self
+            .existing_anti
+            .iter()
+            .any(|(key, domains)| label(&node.labels, key).is_some_and(|v| domains.get(v).is_some_and(|&n| n > 0)));
         if refused_by_existing {
             return Err(vec!["node(s) didn't satisfy existing pods anti-affinity rules".into()]);
         }
@@ -176,7 +179,9 @@ impl SpreadState {
                 };
                 let mut counts: HashMap<String, u32> = HashMap::new();
                 for node in policy.nodes() {
-                    if !has_all_keys(node) || !node_counts_for_spread(pod, node, c.honor_node_affinity, c.honor_node_taints) {
+                    if !has_all_keys(node)
+                        || !node_counts_for_spread(pod, node, c.honor_node_affinity, c.honor_node_taints)
+                    {
                         continue;
                     }
                     let Some(domain) = label(&node.labels, &c.topology_key) else { continue };
@@ -201,7 +206,9 @@ impl SpreadState {
     pub fn filter(&self, node: &Node) -> Result<(), Vec<String>> {
         for c in self.constraints.iter().filter(|c| c.hard) {
             let Some(domain) = label(&node.labels, &c.key) else {
-                return Err(vec!["node(s) didn't match pod topology spread constraints (missing required label)".into()]);
+                return Err(vec![
+                    "node(s) didn't match pod topology spread constraints (missing required label)".into()
+                ]);
             };
             let count = c.counts.get(domain).copied().unwrap_or(0);
             if count + c.self_match > c.min + c.max_skew {
