@@ -186,7 +186,7 @@ impl Scheduler {
             }
         };
         for ns in list("namespaces").await? {
-            self.cache.namespaces.insert(meta::name(&ns).to_string(), views_labels(&ns));
+            self.cache.namespaces.insert(meta::name(&ns).to_string(), views::labels(&ns["metadata"]["labels"]));
         }
         for node in list("nodes").await? {
             self.cache.upsert_node(&node);
@@ -215,7 +215,7 @@ impl Scheduler {
                 if deleted {
                     self.cache.namespaces.remove(&name);
                 } else {
-                    self.cache.namespaces.insert(name, views_labels(&change.object));
+                    self.cache.namespaces.insert(name, views::labels(&change.object["metadata"]["labels"]));
                 }
             }
             _ => {}
@@ -387,13 +387,6 @@ impl Scheduler {
             }
         });
     }
-}
-
-fn views_labels(obj: &Value) -> skiff_wasm::scheduling::model::Labels {
-    obj["metadata"]["labels"]
-        .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use crate::api::meta;
 pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 
-fn labels(map: &Value) -> Labels {
+/// A `metadata.labels` map as label pairs.
+pub fn labels(map: &Value) -> Labels {
     map.as_object()
         .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
         .unwrap_or_default()

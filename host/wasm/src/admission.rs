@@ -47,15 +47,7 @@ impl AdmissionPlugin {
         limits: Limits,
         cluster: Arc<dyn Cluster>,
     ) -> Result<AdmissionPlugin, PluginError> {
-        if limits.memory_bytes > engine.settings().max_memory_bytes {
-            return Err(PluginError::Load(format!(
-                "a memory limit of {} MiB is over this server's maximum of {} MiB",
-                limits.memory_bytes >> 20,
-                engine.settings().max_memory_bytes >> 20
-            )));
-        }
-        let (digest, component) = engine.compile(module).await?;
-        let pre = engine.linker().instantiate_pre(&component).map_err(|e| PluginError::Load(format!("{e:#}")))?;
+        let (digest, pre) = engine.prepare(module, limits).await?;
         let pre = AdmissionPolicyPre::new(pre).map_err(|e| {
             PluginError::Load(format!("the module does not export the admission interface of skiff:plugin: {e:#}"))
         })?;

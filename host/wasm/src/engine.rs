@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::AdmissionPolicy;
 use crate::error::PluginError;
-use crate::sandbox::HostState;
+use crate::sandbox::{HostState, Limits};
 
 /// How often the epoch advances: the granularity of call deadlines, and how
 /// often a running plugin yields to the async runtime.
@@ -109,6 +109,27 @@ impl PluginEngine {
             out.push_str(&format!("{b:02x}"));
         }
         out
+    }
+
+    /// What every world's load starts with: checks `limits` against this
+    /// server's maximum, compiles (or takes from the cache) and links `module`.
+    /// Returns its digest and the linked component, ready to pre-instantiate as a world.
+    pub(crate) async fn prepare(
+        &self,
+        module: Arc<[u8]>,
+        limits: Limits,
+    ) -> Result<(String, InstancePre<HostState>), PluginError> {
+        let max = self.settings().max_memory_bytes;
+        if limits.memory_bytes > max {
+            return Err(PluginError::Load(format!(
+                "a memory limit of {} MiB is over this server's maximum of {} MiB",
+                limits.memory_bytes >> 20,
+                max >> 20
+            )));
+        }
+        let (digest, component) = self.compile(module).await?;
+        let pre = self.linker().instantiate_pre(&component).map_err(|e| PluginError::Load(format!("{e:#}")))?;
+        Ok((digest, pre))
     }
 
     /// Compiles `bytes` (a component), or takes it from the memory or disk cache.
