@@ -1,6 +1,7 @@
 //! What a container is to be: the runtime's own small spec, written by the
 //! agent into the container's state folder and read back by the shim.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,10 @@ pub struct ContainerSpec {
     pub log_path: PathBuf,
     /// The cgroup, relative to each hierarchy's root (e.g. `skiff/pod<uid>/<name>`).
     pub cgroup: String,
+    /// The hostname of a container with a UTS namespace of its own.
+    pub hostname: String,
+    /// What the owner needs to find its containers again after a restart (pod uid, container name…).
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -39,6 +44,11 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// A user name (the image's `USER nobody`) looked up in the container's
+    /// /etc/passwd; it sets uid and, with no explicit group, gid.
+    pub name: Option<String>,
+    /// The gid was given (runAsGroup or `USER u:g`) and a looked-up name must not replace it.
+    pub gid_set: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

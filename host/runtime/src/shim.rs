@@ -1,0 +1,341 @@
+//! The shim: one small process per container, started as `<skiff> shim run
+//! DIR`. It detaches from the agent, starts the container, holds its output
+//! and writes it to the log, waits for it to end and records how — so the
+//! agent can stop, crash or be upgraded while the container runs on. `shim
+//! exec DIR -- CMD` runs a command inside a running container.
+//!
+//! Both run single-threaded, before any async runtime starts: fork, setns
+//! into a mount namespace and unshare of the PID namespace need that.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, pipe2, ForkResult, Pid};
+
+use crate::cgroups;
+use crate::init::{self, Stdio};
+use crate::logs::{LogWriter, Stream};
+use crate::spec::ContainerSpec;
+use crate::state::{self, Exited, Started};
+
+/// `shim run DIR` or `shim exec DIR [--tty] -- CMD...`; returns the exit code.
+pub fn main(args: &[String]) -> i32 {
+    match args {
+        [verb, dir] if verb == "run" => run(Path::new(dir)),
+        [verb, dir, rest @ ..] if verb == "exec" => {
+            let tty = rest.first().is_some_and(|a| a == "--tty");
+            let rest = if tty { &rest[1..] } else { rest };
+            match rest.split_first() {
+                Some((dashes, cmd)) if dashes == "--" && !cmd.is_empty() => exec(Path::new(dir), tty, cmd),
+                _ => usage(),
+            }
+        }
+        _ => usage(),
+    }
+}
+
+fn usage() -> i32 {
+    eprintln!("usage: shim run DIR | shim exec DIR [--tty] -- CMD [ARG...]");
+    2
+}
+
+fn run(dir: &Path) -> i32 {
+    // The agent waits only for this first process; the shim lives on in its child.
+    // SAFETY: single-threaded here.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => return 0,
+        Ok(ForkResult::Child) => {}
+        Err(e) => {
+            println!("error: fork: {e}");
+            return 1;
+        }
+    }
+    let _ = nix::unistd::setsid();
+    if let Ok(f) = OpenOptions::new().create(true).append(true).open(dir.join("shim.log")) {
+        // SAFETY: dup2 onto our own stderr.
+        unsafe { libc::dup2(f.as_raw_fd(), 2) };
+    }
+    let spec = match state::read_spec(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("error: {e}");
+            return 1;
+        }
+    };
+    let started_at = state::now();
+    match start(&spec, dir) {
+        Err(message) => {
+            let exited = Exited {
+                exit_code: 128,
+                signal: None,
+                oom_killed: false,
+                started_at: started_at.clone(),
+                finished_at: state::now(),
+                error: Some(message.clone()),
+            };
+            let _ = state::write_json(dir, state::EXITED, &exited);
+            println!("error: {message}");
+            1
+        }
+        Ok(running) => {
+            let started = Started { pid: running.pid.as_raw(), shim_pid: std::process::id() as i32, started_at };
+            if let Err(e) = state::write_json(dir, state::STARTED, &started) {
+                eprintln!("recording the start: {e}");
+            }
+            println!("ok {}", started.pid);
+            let _ = std::io::stdout().flush();
+            // The agent reads until end of file: let go of its pipe.
+            if let Ok(null) = File::open("/dev/null") {
+                // SAFETY: dup2 onto our own stdout.
+                unsafe { libc::dup2(null.as_raw_fd(), 1) };
+            }
+            supervise(&spec, dir, running, &started.started_at);
+            0
+        }
+    }
+}
+
+struct Running {
+    pid: Pid,
+    pidfd: OwnedFd,
+    /// Output descriptors: (fd, stream); a terminal's master is one of them.
+    outputs: Vec<(OwnedFd, Stream)>,
+    /// Kept open so the terminal does not hang up while the container runs.
+    _terminal: Option<OwnedFd>,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
+    let (go_r, go_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (stdio, outputs, terminal) = if spec.tty {
+        let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+        let master_copy = pty.master.try_clone().map_err(|e| format!("dup: {e}"))?;
+        (Stdio::Terminal(pty.slave), vec![(pty.master, Stream::Stdout)], Some(master_copy))
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_out_r, err_out_w) = pipe()?;
+        let stdin = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        (
+            Stdio::Pipes { stdin: stdin.into(), stdout: out_w, stderr: err_out_w },
+            vec![(out_r, Stream::Stdout), (err_out_r, Stream::Stderr)],
+            None,
+        )
+    };
+    let group = cgroups::create(&spec.cgroup, &spec.resources).map_err(|e| e.to_string())?;
+    if !spec.namespaces.host_pid {
+        // Only children move into the new PID namespace: the container's process will be its PID 1.
+        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare pid: {e}"))?;
+    }
+    // SAFETY: single-threaded; the child only calls async-signal-safe code and execs.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop((go_w, err_r, outputs, terminal));
+            init::run(spec, dir, stdio, go_r, err_w)
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => return Err(format!("fork: {e}")),
+    };
+    drop((go_r, err_w, stdio));
+    let fail = |message: String| -> Result<Running, String> {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        Err(message)
+    };
+    if let Err(e) = cgroups::add(&group, child.as_raw()) {
+        return fail(e.to_string());
+    }
+    if let Err(e) = nix::unistd::write(&go_w, &[1]) {
+        return fail(format!("starting the container: {e}"));
+    }
+    drop(go_w);
+    // The error pipe closes on exec (close-on-exec) or carries why it failed.
+    let mut message = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(&err_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => message.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return fail(format!("reading the start result: {e}")),
+        }
+    }
+    if !message.is_empty() {
+        return fail(String::from_utf8_lossy(&message).into_owned());
+    }
+    // SAFETY: pidfd_open with a pid we own (our child, not yet reaped).
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) };
+    if pidfd < 0 {
+        return fail(format!("pidfd_open: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh descriptor the kernel just gave us.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+    Ok(Running { pid: child, pidfd, outputs, _terminal: terminal })
+}
+
+/// Copies output to the log until the process ends, then records its end.
+fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &str) {
+    if let Some(parent) = spec.log_path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let file = OpenOptions::new().create(true).append(true).open(&spec.log_path);
+    let mut log = match file {
+        Ok(f) => Some(LogWriter::new(f)),
+        Err(e) => {
+            eprintln!("opening {}: {e}", spec.log_path.display());
+            None
+        }
+    };
+    let mut open: Vec<(OwnedFd, Stream)> = running.outputs;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut exited = false;
+    while !exited {
+        let mut fds: Vec<libc::pollfd> =
+            open.iter().map(|(fd, _)| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        fds.push(libc::pollfd { fd: running.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        // SAFETY: fds is a valid array of pollfd for its length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            continue;
+        }
+        exited = fds[fds.len() - 1].revents != 0;
+        let mut closed = Vec::new();
+        for (i, pfd) in fds[..open.len()].iter().enumerate() {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match nix::unistd::read(open[i].0.as_fd(), &mut buf) {
+                Ok(0) | Err(nix::errno::Errno::EIO) => closed.push(i),
+                Ok(n) => {
+                    if let Some(l) = log.as_mut() {
+                        l.write(open[i].1, &buf[..n]);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => closed.push(i),
+            }
+        }
+        for i in closed.into_iter().rev() {
+            open.remove(i);
+        }
+    }
+    // What the process wrote just before it ended is still in the pipes.
+    for (fd, stream) in &open {
+        let _ = nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        while let Ok(n) = nix::unistd::read(fd.as_fd(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Some(l) = log.as_mut() {
+                l.write(*stream, &buf[..n]);
+            }
+        }
+    }
+    if let Some(l) = log.as_mut() {
+        l.flush();
+    }
+    let (exit_code, signal) = match waitpid(running.pid, None) {
+        Ok(WaitStatus::Exited(_, code)) => (code, None),
+        Ok(WaitStatus::Signaled(_, sig, _)) => (128 + sig as i32, Some(sig as i32)),
+        other => {
+            eprintln!("waiting for {}: {other:?}", running.pid);
+            (255, None)
+        }
+    };
+    let exited = Exited {
+        exit_code,
+        signal,
+        oom_killed: cgroups::oom_kills(&spec.cgroup) > 0,
+        started_at: started_at.to_string(),
+        finished_at: state::now(),
+        error: None,
+    };
+    if let Err(e) = state::write_json(dir, state::EXITED, &exited) {
+        eprintln!("recording the exit: {e}");
+    }
+}
+
+/// Runs `cmd` in the running container of `dir`: its namespaces, cgroup,
+/// user, capabilities and environment. Returns the command's exit code.
+fn exec(dir: &Path, tty: bool, cmd: &[String]) -> i32 {
+    match enter(dir) {
+        Ok(spec) => {
+            // Joining a PID namespace takes effect for children only.
+            // SAFETY: single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    let mut env = spec.env.clone();
+                    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+                        env.push("TERM=xterm".into());
+                    }
+                    let error = exec_child(&spec, tty).err().unwrap_or_else(|| init::exec_args(cmd, &env));
+                    eprintln!("OCI runtime exec failed: exec failed: unable to start container process: {error}");
+                    let code = if error.contains("not found") || error.contains("no such file") { 127 } else { 126 };
+                    // SAFETY: leaving the forked child.
+                    unsafe { libc::_exit(code) }
+                }
+                Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => code,
+                    Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+                    _ => 255,
+                },
+                Err(e) => {
+                    eprintln!("fork: {e}");
+                    126
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            126
+        }
+    }
+}
+
+fn exec_child(spec: &ContainerSpec, tty: bool) -> Result<(), String> {
+    if tty {
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        // SAFETY: ioctl on our stdin, the terminal the caller gave us.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            return Err(format!("setting the controlling terminal: {}", std::io::Error::last_os_error()));
+        }
+    }
+    init::privileges(spec)?;
+    let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
+    nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))
+}
+
+/// Joins the container's cgroup and namespaces.
+fn enter(dir: &Path) -> Result<ContainerSpec, String> {
+    let spec = state::read_spec(dir).map_err(|e| e.to_string())?;
+    let started = match state::status(dir).map_err(|e| e.to_string())? {
+        state::Status::Running(s) => s,
+        _ => return Err(format!("container {} is not running", spec.id)),
+    };
+    // Opened first: once in the container's mount namespace, /proc is the container's.
+    let mut namespaces = Vec::new();
+    for (name, kind) in [
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+    ] {
+        let path = format!("/proc/{}/ns/{name}", started.pid);
+        let f = File::open(&path).map_err(|e| format!("container {} is not running: {path}: {e}", spec.id))?;
+        namespaces.push((f, kind));
+    }
+    cgroups::join(&spec.cgroup).map_err(|e| e.to_string())?;
+    for (f, kind) in namespaces {
+        setns(&f, kind).map_err(|e| format!("joining the container's {kind:?} namespace: {e}"))?;
+    }
+    Ok(spec)
+}
