@@ -7,6 +7,7 @@ mod cli;
 mod controllers;
 mod events;
 mod metrics;
+mod node;
 mod plugins;
 mod resources;
 mod scheduler;
@@ -32,9 +33,28 @@ enum Command {
     /// Development aids: simulated nodes for trying the scheduler at scale.
     #[command(subcommand)]
     Dev(cli::dev::DevCommand),
+    /// Join a server as a node: run the pods bound to this machine.
+    Agent(node::AgentArgs),
+    /// The node's image store: pull, import, list, remove.
+    #[command(subcommand)]
+    Image(cli::image::ImageCommand),
+    /// The node's containers: `reset` stops and removes them all.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Stop and remove every container and pod sandbox of this node.
+    Reset(node::ResetArgs),
 }
 
 fn main() -> anyhow::Result<()> {
+    // The shim must stay single-threaded (fork, setns, unshare): it runs before anything else starts.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(skiff_runtime::shim::main(&args[2..]));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SKIFF_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
@@ -47,5 +67,8 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Plugin(cmd) => runtime.block_on(cli::plugin::run(cmd)),
         Command::Dev(cmd) => runtime.block_on(cli::dev::run(cmd)),
+        Command::Agent(args) => runtime.block_on(node::run_agent(args)),
+        Command::Image(cmd) => runtime.block_on(cli::image::run(cmd)),
+        Command::Node(NodeCommand::Reset(args)) => node::reset(args),
     }
 }

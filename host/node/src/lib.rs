@@ -2,4 +2,17 @@
 //! runs the pods bound to it through skiff-runtime, reports their status, and
 //! serves their logs and exec sessions to the API server.
 
+mod agent;
+pub mod client;
+pub mod config;
+mod events;
+mod exec;
+pub mod logs;
+pub mod node;
+pub mod pods;
+pub mod probes;
+pub mod server;
 pub mod streams;
+pub mod volumes;
+
+pub use agent::{run, AgentConfig, AgentError};

@@ -68,9 +68,7 @@ pub fn oom_kills(path: &str) -> u64 {
     };
     std::fs::read_to_string(file)
         .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
-        })
+        .and_then(|text| text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok()))
         .unwrap_or(0)
 }
 

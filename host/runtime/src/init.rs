@@ -17,7 +17,11 @@ use crate::spec::ContainerSpec;
 
 /// What the container's stdin, stdout and stderr are.
 pub enum Stdio {
-    Pipes { stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd },
+    Pipes {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
     /// The slave side of a pseudo-terminal, for all three.
     Terminal(OwnedFd),
 }

@@ -15,7 +15,8 @@ use crate::spec::{ContainerSpec, MountKind};
 type Result<T> = std::result::Result<T, String>;
 
 fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
-    mount(src, target, fstype, flags, data).map_err(|e| format!("mounting {} on {}: {e}", fstype.or(src).unwrap_or("?"), target.display()))
+    mount(src, target, fstype, flags, data)
+        .map_err(|e| format!("mounting {} on {}: {e}", fstype.or(src).unwrap_or("?"), target.display()))
 }
 
 /// `dest` inside `root`, with `..` never climbing out.
@@ -75,7 +76,8 @@ pub fn enter(spec: &ContainerSpec, state: &Path) -> Result<()> {
     dev(&root)?;
     let sys = root.join("sys");
     mkdir(&sys)?;
-    let sys_flags = if spec.security.privileged { NOSUID_NOEXEC_NODEV } else { NOSUID_NOEXEC_NODEV | MsFlags::MS_RDONLY };
+    let sys_flags =
+        if spec.security.privileged { NOSUID_NOEXEC_NODEV } else { NOSUID_NOEXEC_NODEV | MsFlags::MS_RDONLY };
     if mount(Some("sysfs"), &sys, Some("sysfs"), sys_flags, None::<&str>).is_err() {
         // sysfs may only be mounted from a network namespace of one's own; share the host's read-only.
         mnt(Some("/sys"), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
@@ -140,8 +142,16 @@ fn remount_read_only(target: &Path, extra: MsFlags) -> Result<()> {
 fn dev(root: &Path) -> Result<()> {
     let dev = root.join("dev");
     mkdir(&dev)?;
-    mnt(Some("tmpfs"), &dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME, Some("mode=755,size=65536k"))?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    mnt(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+    {
         let p = dev.join(name);
         mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
             .map_err(|e| format!("mknod {}: {e}", p.display()))?;

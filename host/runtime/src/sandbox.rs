@@ -66,8 +66,7 @@ pub fn create(root: &Path, pod_uid: &str, hostname: &str, host: HostShares) -> R
         unshare(flags).map_err(|e| Error::Sandbox(format!("unshare: {e}")))?;
         let mut sandbox = Sandbox::default();
         if !host.network {
-            nix::unistd::sethostname(&hostname)
-                .map_err(|e| Error::Sandbox(format!("sethostname {hostname}: {e}")))?;
+            nix::unistd::sethostname(&hostname).map_err(|e| Error::Sandbox(format!("sethostname {hostname}: {e}")))?;
             loopback_up().map_err(|e| Error::Sandbox(format!("bringing lo up: {e}")))?;
             sandbox.net = Some(pin(&d2, "net")?);
             sandbox.uts = Some(pin(&d2, "uts")?);

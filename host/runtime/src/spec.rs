@@ -67,7 +67,9 @@ pub struct Mount {
 pub enum MountKind {
     Bind,
     /// A tmpfs of at most this many bytes (0: the kernel's default).
-    Tmpfs { size: u64 },
+    Tmpfs {
+        size: u64,
+    },
 }
 
 /// Namespaces shared with the pod sandbox or the host. A None path means a

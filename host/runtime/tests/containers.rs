@@ -29,7 +29,9 @@ fn layer(dir: &Path) -> PathBuf {
         std::fs::create_dir_all(l.join(d)).unwrap();
     }
     std::fs::copy(BUSYBOX, l.join("bin/busybox")).unwrap();
-    for applet in ["sh", "echo", "cat", "ls", "sleep", "hostname", "ps", "id", "head", "dd", "true", "mkdir", "touch", "wc"] {
+    for applet in
+        ["sh", "echo", "cat", "ls", "sleep", "hostname", "ps", "id", "head", "dd", "true", "mkdir", "touch", "wc"]
+    {
         std::os::unix::fs::symlink("busybox", l.join("bin").join(applet)).unwrap();
     }
     std::fs::write(l.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
@@ -84,7 +86,8 @@ fn isolated_process_with_its_own_root_and_logs() {
         return;
     }
     let f = fixture();
-    let spec = f.spec("iso", "echo $$; hostname; cat /etc/hello; echo /proc/[0-9]*; echo oops >&2; echo $GREETING; exit 3");
+    let spec =
+        f.spec("iso", "echo $$; hostname; cat /etc/hello; echo /proc/[0-9]*; echo oops >&2; echo $GREETING; exit 3");
     let (exited, text) = f.run(&spec);
     assert_eq!(exited.exit_code, 3, "{text}");
     assert!(!exited.oom_killed);
@@ -136,7 +139,10 @@ fn pids_limit_stops_a_fork_bomb() {
     let mut spec = f.spec("bomb", "for i in $(seq 1 50); do sleep 5 & done; echo started; sleep 1; ps | wc -l");
     spec.resources = Resources { pids_limit: Some(10), ..Default::default() };
     let (_exited, text) = f.run(&spec);
-    assert!(text.contains("can't fork") || text.contains("Resource temporarily unavailable") || text.contains("fork"), "{text}");
+    assert!(
+        text.contains("can't fork") || text.contains("Resource temporarily unavailable") || text.contains("fork"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -155,7 +161,12 @@ fn users_capabilities_read_only_root_and_mounts() {
     spec.security.add_capabilities = vec!["NET_BIND_SERVICE".into()];
     spec.mounts = vec![
         Mount { source: vol.clone(), destination: "/data".into(), kind: MountKind::Bind, read_only: true },
-        Mount { source: "tmpfs".into(), destination: "/scratch".into(), kind: MountKind::Tmpfs { size: 1 << 20 }, read_only: false },
+        Mount {
+            source: "tmpfs".into(),
+            destination: "/scratch".into(),
+            kind: MountKind::Tmpfs { size: 1 << 20 },
+            read_only: false,
+        },
     ];
     let (exited, text) = f.run(&spec);
     assert_eq!(exited.exit_code, 0, "{text}");
@@ -183,7 +194,12 @@ fn sandbox_shares_network_and_hostname_and_exec_enters() {
     spec.hostname.clear();
     let started = f.rt.start(&spec).unwrap();
     assert!(started.pid > 0);
-    let out = f.rt.exec_command("long", &["sh".into(), "-c".into(), "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '".into()], false)
+    let out =
+        f.rt.exec_command(
+            "long",
+            &["sh".into(), "-c".into(), "hostname; echo $$; cat /proc/1/cmdline | tr '\\0' ' '".into()],
+            false,
+        )
         .unwrap()
         .output()
         .unwrap();

@@ -68,6 +68,34 @@ impl DeleteOptions {
     }
 }
 
+/// A running pod on a real node is deleted gracefully, as in Kubernetes: it
+/// is marked with deletionTimestamp and the grace period, and its node's
+/// agent stops the containers and then removes it. A repeated delete may
+/// only shorten the grace period. None: delete as any other object.
+fn graceful_pod_deletion(pod: &mut Value, opts: &DeleteOptions) -> Option<Decision> {
+    let terminal = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    let grace = opts
+        .grace_period_seconds
+        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+        .unwrap_or(30)
+        .max(0);
+    if terminal || grace == 0 {
+        return None;
+    }
+    if meta::is_deleting(pod) {
+        let current = pod["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(grace);
+        if grace >= current {
+            return Some(Decision::Keep);
+        }
+        meta::metadata_mut(pod).insert("deletionGracePeriodSeconds".into(), json!(grace));
+        return Some(Decision::Put(pod.clone()));
+    }
+    let m = meta::metadata_mut(pod);
+    m.insert("deletionTimestamp".into(), json!(meta::now()));
+    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+    Some(Decision::Put(pod.clone()))
+}
+
 impl Api {
     /// Deletes one object. `Outcome::Deleted` when it is gone, `Outcome::Written`
     /// when it now waits for finalizers (the caller answers 202 then).
@@ -103,6 +131,7 @@ impl Api {
                 self.admission.validate(&attrs, None, Some(&current)).await?;
             }
         }
+        let graceful_node = rt.is("", "pods") && self.pod_node_has_agent(&key).await;
         self.commit(rt, &key, opts.dry_run, |current| {
             let mut obj = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
             if let Some(uid) = &opts.precondition_uid {
@@ -126,6 +155,11 @@ impl Api {
                             meta::resource_version(&obj)
                         ),
                     ));
+                }
+            }
+            if graceful_node {
+                if let Some(decision) = graceful_pod_deletion(&mut obj, opts) {
+                    return Ok(decision);
                 }
             }
             let already = meta::is_deleting(&obj);
@@ -159,6 +193,18 @@ impl Api {
             Ok(if obj == before { Decision::Keep } else { Decision::Put(obj) })
         })
         .await
+    }
+
+    /// Whether the pod at `key` is bound to a node whose agent will stop it
+    /// (simulated nodes have none: their pods go at once).
+    async fn pod_node_has_agent(&self, key: &crate::store::Key) -> bool {
+        let Ok(Some(pod)) = self.store.get(key).await else { return false };
+        let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else { return false };
+        let Some(nodes) = self.registry.lookup("", "v1", "nodes") else { return false };
+        match self.store.get(&key_for(nodes, None, node)).await {
+            Ok(Some(n)) => n["metadata"]["labels"]["skiff.dev/simulated"].as_str() != Some("true"),
+            _ => false,
+        }
     }
 
     /// Deletes every object matching the list options; returns those deleted or marked.

@@ -2,6 +2,7 @@
 //! API, with the cluster, CA and token of a kubeconfig, as kubectl does.
 
 pub mod dev;
+pub mod image;
 pub mod plugin;
 
 use std::path::PathBuf;

@@ -47,10 +47,15 @@ pub struct ServerArgs {
     /// the wasm boundary costs (see bench/README.md).
     #[arg(long)]
     pub native_scheduler: bool,
+    /// Run no node agent here: this server schedules onto other nodes only.
+    #[arg(long)]
+    pub no_agent: bool,
+    #[command(flatten)]
+    pub node: crate::node::NodeArgs,
 }
 
 /// `/var/lib/skiff` for root, else `~/.local/share/skiff`.
-fn default_data_dir() -> PathBuf {
+pub fn default_data_dir() -> PathBuf {
     if nix::unistd::geteuid().is_root() {
         return PathBuf::from("/var/lib/skiff");
     }
@@ -118,9 +123,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem(creds.cert_pem.into_bytes(), creds.key_pem.into_bytes())
         .await
         .context("loading the serving certificate")?;
+    let admin_token = Arc::new(creds.admin_token);
+    let state_advertise = format!("{url_host}:{}", args.listen.port());
     let state = HttpState {
         api: api.clone(),
-        admin_token: Arc::new(creds.admin_token),
+        admin_token: admin_token.clone(),
         metrics,
         advertise: Arc::new(format!("{url_host}:{}", args.listen.port())),
     };
@@ -143,6 +150,25 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
 
+    if !args.no_agent {
+        let ca = std::fs::read(data_dir.join("pki").join("ca.crt")).ok();
+        let default_listen = std::net::SocketAddr::new(args.listen.ip(), 0);
+        let config = crate::node::config(
+            format!("https://{}", state_advertise),
+            admin_token.to_string(),
+            ca,
+            &data_dir,
+            &args.node,
+            default_listen,
+        )?;
+        let shutdown = api.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = skiff_node::run(config, shutdown).await {
+                tracing::error!(error = %e, "the node agent stopped");
+            }
+        });
+    }
+
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
@@ -160,7 +186,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
