@@ -8,6 +8,12 @@ use crate::resources::{Registry, ResourceType};
 
 pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+/// The pod subresources served by the node's agent (see `proxy`): name, kind, verbs.
+const POD_STREAMS: [(&str, &str, &[&str]); 3] = [
+    ("attach", "PodAttachOptions", &["create", "get"]),
+    ("exec", "PodExecOptions", &["create", "get"]),
+    ("log", "Pod", &["get"]),
+];
 
 /// Whether the client asked for aggregated discovery.
 pub fn wants_aggregated(headers: &HeaderMap) -> bool {
@@ -99,6 +105,11 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             resources.push(json!({
                 "name": "pods/binding", "singularName": "", "namespaced": true, "kind": "Binding", "verbs": ["create"],
             }));
+            for (sub, kind, verbs) in POD_STREAMS {
+                resources.push(json!({
+                    "name": format!("pods/{sub}"), "singularName": "", "namespaced": true, "kind": kind, "verbs": verbs,
+                }));
+            }
         }
     }
     if resources.is_empty() {
@@ -121,7 +132,7 @@ pub fn aggregated(registry: &Registry, legacy: bool) -> Value {
                     let resources: Vec<Value> = registry
                         .in_group_version(group, version)
                         .map(|rt| {
-                            let subs: Vec<Value> = subresources(rt)
+                            let mut subs: Vec<Value> = subresources(rt)
                                 .into_iter()
                                 .map(|(sub, g, v, kind)| {
                                     json!({
@@ -131,6 +142,15 @@ pub fn aggregated(registry: &Registry, legacy: bool) -> Value {
                                     })
                                 })
                                 .collect();
+                            if rt.is("", "pods") {
+                                subs.extend(POD_STREAMS.iter().map(|(sub, kind, verbs)| {
+                                    json!({
+                                        "subresource": sub,
+                                        "responseKind": {"group": "", "version": "v1", "kind": kind},
+                                        "verbs": verbs,
+                                    })
+                                }));
+                            }
                             json!({
                                 "resource": rt.plural,
                                 "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},

@@ -18,7 +18,7 @@ use super::patch::{Patch, PatchType};
 use super::request::{self, Query, Representation, Target, MAX_BODY};
 use super::scale::{scale_of, ScaleChange};
 use super::watch::WatchOptions;
-use super::{discovery, openapi, table, watch, Api, Outcome, WriteOptions};
+use super::{discovery, openapi, proxy, table, watch, Api, Outcome, WriteOptions};
 use crate::auth::User;
 use crate::metrics::Metrics;
 
@@ -67,7 +67,7 @@ fn authenticated(state: &HttpState, headers: &HeaderMap) -> bool {
 }
 
 async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
     let headers = parts.headers;
@@ -153,6 +153,10 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
     let Some((target, legacy_watch)) = request::parse_path(registry, &path)? else {
         return Err(ApiError::path_not_found());
     };
+    // pods/log, exec and attach stream from the node's agent: no body to read, no object to answer.
+    if let Some(kind) = proxy::StreamKind::of(&target) {
+        return proxy::serve(state, kind, &target, &method, parts.uri.query(), &headers, &mut parts.extensions).await;
+    }
     let body = if request::is_write(&method) { read_body(body).await? } else { bytes::Bytes::new() };
     resource(state, method, target, legacy_watch, query, headers, body).await
 }

@@ -14,6 +14,7 @@ mod list;
 pub mod meta;
 mod openapi;
 mod patch;
+mod proxy;
 mod scale;
 mod selectors;
 mod table;
