@@ -118,7 +118,8 @@ fn pod(name: &str) -> Bytes {
 const PODS: &str = "/api/v1/namespaces/default/pods";
 
 async fn one(args: &SchedulerArgs, nodes: usize, policy: &'static str) -> anyhow::Result<Run> {
-    let extra: &[&str] = if policy == "native" { &["--native-scheduler"] } else { &[] };
+    // Simulated nodes only: no agent registers this machine as a node.
+    let extra: &[&str] = if policy == "native" { &["--native-scheduler", "--no-agent"] } else { &["--no-agent"] };
     let server = skiff::start(&args.skiff, Duration::from_secs(args.startup_timeout), extra).await?;
     let endpoint = KubeConfig::load(&server.kubeconfig)?.endpoint(false)?;
 

@@ -180,6 +180,12 @@ class SkiffServer:
                 self.proc.wait(timeout=10)
         return self.proc.returncode
 
+    def reset_node(self) -> None:
+        """Stops and removes the containers this server's agent started: they
+        outlive the server by design, so a test run ends them on purpose."""
+        subprocess.run([str(self.binary), "node", "reset", "--data-dir", str(self.data_dir)],
+                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
     def restart(self) -> int | None:
         """Stop (SIGTERM) and start again on the same data dir and port."""
         code = self.stop()
@@ -251,6 +257,7 @@ def skiff(tmp_path_factory) -> SkiffServer:
         yield server
     finally:
         code = server.stop()
+        server.reset_node()
         print(f"\nskiff server stopped (exit {code}); log: {server.log_path}")
 
 

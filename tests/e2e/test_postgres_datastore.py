@@ -17,7 +17,7 @@ PG_URL = os.environ.get("SKIFF_TEST_POSTGRES_URL")
 
 def serve_from_postgres(binary, tmp_path_factory, label):
     """A running server on the shared PostgreSQL store; stopped when the generator closes."""
-    server = SkiffServer(binary, tmp_path_factory.mktemp(label), ("--datastore", PG_URL))
+    server = SkiffServer(binary, tmp_path_factory.mktemp(label), ("--datastore", PG_URL, "--no-agent"))
     server.start()
     try:
         yield server

@@ -278,7 +278,7 @@ def test_watch_resumes_across_server_restart(skiff, core, ns):
 def compacting(skiff, tmp_path_factory):
     """A second server that keeps one revision of history and compacts every second."""
     server = SkiffServer(skiff.binary, tmp_path_factory.mktemp("compacting"),
-                         ("--watch-history", "1", "--compaction-interval", "1"))
+                         ("--watch-history", "1", "--compaction-interval", "1", "--no-agent"))
     server.start()
     try:
         yield server

@@ -27,7 +27,8 @@ PLUGINS_DIR = Path(os.environ.get("SKIFF_PLUGINS_DIR", REPO / "target" / "plugin
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
-    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-scheduler"))
+    # Simulated nodes only: no agent registers this machine among them.
+    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-scheduler"), ("--no-agent",))
     server.start()
     try:
         yield server

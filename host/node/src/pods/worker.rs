@@ -515,15 +515,7 @@ impl Worker {
         events.pod(&self.pod, Some(&name), Kind::Normal, "Pulling", &format!("Pulling image \"{reference}\"")).await;
         let began = Instant::now();
         let auths = self.pull_secrets();
-        let images = self.shared.images.clone();
-        let handle = tokio::runtime::Handle::current();
-        let wanted = reference.clone();
-        // On a thread of its own: a pull is long, and its future is not Send.
-        let pulled = tokio::task::spawn_blocking(move || {
-            handle.block_on(images.pull(&wanted, &auths, &|_| {})).map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+        let pulled = self.shared.images.pull(&reference, &auths, &|_| {}).await.map_err(|e| e.to_string());
         match pulled {
             Ok(image) => {
                 self.image_backoff.remove(&reference);
