@@ -137,6 +137,7 @@ pub fn reset(args: ResetArgs) -> anyhow::Result<()> {
         let _ = skiff_node::volumes::Volumes::tear_down(&pod_dir);
         runtime.remove_sandbox(&uid).map_err(|e| anyhow::anyhow!("removing the sandbox of pod {uid}: {e}"))?;
     }
+    skiff_runtime::cgroups::remove_if_empty("skiff");
     println!("removed {removed} containers");
     Ok(())
 }

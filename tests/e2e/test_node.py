@@ -384,3 +384,14 @@ def test_agent_killed_with_sigkill_leaves_containers_running_and_is_adopted(node
     assert ticks == list(range(len(ticks))), "no gap and no restart while the agent was down"
     out = node.kubectl("exec", "survivor", "-n", ns, "--", "echo", "still here").stdout
     assert out == "still here\n"
+
+
+def test_attach_to_the_container_process(node, ns, busybox):
+    spec = pod("attached", busybox, "echo ready; read line; echo got $line; sleep 1", restartPolicy="Never",
+               container={"stdin": True})
+    apply(node, ns, spec)
+    running(node, ns, "attached")
+    wait_for(lambda: "ready" in logs(node, ns, "attached"), what="the container to wait for input")
+    out = node.kubectl("attach", "-i", "attached", "-n", ns, input="hello\n", timeout=60)
+    assert "got hello" in out.stdout, out
+    wait_for(lambda: get(node, ns, "attached")["status"].get("phase") == "Succeeded", what="the container to end")

@@ -279,14 +279,13 @@ impl ImageStore {
         // A concurrent `remove` may collect a layer between unpacking and
         // recording it; the second round finds it missing and unpacks it again.
         for _ in 0..3 {
-            futures::stream::iter(
-                layers
-                    .iter()
-                    .map(|(digest, size, diff_id)| self.ensure_pulled_layer(&client, digest, *size, diff_id, progress)),
-            )
-            .buffer_unordered(PARALLEL_LAYERS)
-            .try_collect::<Vec<()>>()
-            .await?;
+            // Collected first: a lazy `map` held across the await makes the
+            // future not `Send` (rust-lang/rust#102211).
+            let fetches: Vec<_> = layers
+                .iter()
+                .map(|(digest, size, diff_id)| self.ensure_pulled_layer(&client, digest, *size, diff_id, progress))
+                .collect();
+            futures::stream::iter(fetches).buffer_unordered(PARALLEL_LAYERS).try_collect::<Vec<()>>().await?;
             let names = [canonical.clone()];
             if self.commit(&names, &record)? {
                 progress(Progress::Done { reference: canonical.clone(), id: record.id.clone() });

@@ -3,6 +3,7 @@
 //! serves their logs and exec sessions to the API server.
 
 mod agent;
+mod attach;
 pub mod client;
 pub mod config;
 mod events;

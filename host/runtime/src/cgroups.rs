@@ -72,6 +72,14 @@ pub fn oom_kills(path: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Removes a group that holds neither processes nor groups; anything else stays.
+pub fn remove_if_empty(path: &str) {
+    let group = load(path);
+    if group.exists() && group.procs().is_empty() {
+        let _ = group.delete();
+    }
+}
+
 /// Kills what is left in the group, then removes it; a missing group is fine.
 pub fn remove(path: &str) -> Result<(), Error> {
     let group = load(path);
@@ -81,12 +89,11 @@ pub fn remove(path: &str) -> Result<(), Error> {
     for pid in group.procs() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.pid as i32), nix::sys::signal::Signal::SIGKILL);
     }
-    // The kernel frees a group only once its last task is reaped.
-    for _ in 0..200 {
+    // The kernel frees a group only once its last task is reaped (delete itself retries for ~150 ms).
+    for _ in 0..20 {
         if group.delete().is_ok() || !group.exists() {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     group.delete().map_err(|e| err(path, e))
 }

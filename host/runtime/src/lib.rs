@@ -143,6 +143,11 @@ impl Runtime {
         }
     }
 
+    /// The container's folder (its FIFOs for attach are there).
+    pub fn container_dir(&self, id: &str) -> Result<PathBuf, Error> {
+        self.dir(id)
+    }
+
     pub fn spec(&self, id: &str) -> Result<ContainerSpec, Error> {
         state::read_spec(&self.dir(id)?)
     }

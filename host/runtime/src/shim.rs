@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -107,6 +108,31 @@ struct Running {
     outputs: Vec<(OwnedFd, Stream)>,
     /// Kept open so the terminal does not hang up while the container runs.
     _terminal: Option<OwnedFd>,
+    /// What attach writes: the `stdin` FIFO and where its bytes go (the
+    /// container's stdin pipe or the terminal).
+    input: Option<(OwnedFd, OwnedFd)>,
+    /// The `resize` FIFO (`COLS ROWS` lines) and the terminal it sizes.
+    resize: Option<(OwnedFd, OwnedFd)>,
+}
+
+/// The FIFOs attach uses, in the container's folder.
+pub const STDIN_FIFO: &str = "stdin";
+pub const RESIZE_FIFO: &str = "resize";
+
+/// Makes a FIFO and opens it for reading and writing, so it never reports
+/// end of file when a client goes away.
+fn fifo(dir: &Path, name: &str) -> Result<OwnedFd, String> {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(f.into())
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
@@ -116,17 +142,27 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
 fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
     let (go_r, go_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    let (stdio, outputs, terminal) = if spec.tty {
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("dup: {e}"));
+    let (stdio, outputs, terminal, mut input, mut resize) = if spec.tty {
         let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-        let master_copy = pty.master.try_clone().map_err(|e| format!("dup: {e}"))?;
-        (Stdio::Terminal(pty.slave), vec![(pty.master, Stream::Stdout)], Some(master_copy))
+        let input = if spec.stdin { Some((fifo(dir, STDIN_FIFO)?, dup(&pty.master)?)) } else { None };
+        let resize = Some((fifo(dir, RESIZE_FIFO)?, dup(&pty.master)?));
+        let master_copy = dup(&pty.master)?;
+        (Stdio::Terminal(pty.slave), vec![(pty.master, Stream::Stdout)], Some(master_copy), input, resize)
     } else {
         let (out_r, out_w) = pipe()?;
         let (err_out_r, err_out_w) = pipe()?;
-        let stdin = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        let (stdin, input) = if spec.stdin {
+            let (r, w) = pipe()?;
+            (r, Some((fifo(dir, STDIN_FIFO)?, w)))
+        } else {
+            (File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?.into(), None)
+        };
         (
-            Stdio::Pipes { stdin: stdin.into(), stdout: out_w, stderr: err_out_w },
+            Stdio::Pipes { stdin, stdout: out_w, stderr: err_out_w },
             vec![(out_r, Stream::Stdout), (err_out_r, Stream::Stderr)],
+            None,
+            input,
             None,
         )
     };
@@ -138,7 +174,7 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
     // SAFETY: single-threaded; the child only calls async-signal-safe code and execs.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            drop((go_w, err_r, outputs, terminal));
+            drop((go_w, err_r, outputs, terminal, input.take(), resize.take()));
             init::run(spec, dir, stdio, go_r, err_w)
         }
         Ok(ForkResult::Parent { child }) => child,
@@ -178,7 +214,7 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
     }
     // SAFETY: a fresh descriptor the kernel just gave us.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
-    Ok(Running { pid: child, pidfd, outputs, _terminal: terminal })
+    Ok(Running { pid: child, pidfd, outputs, _terminal: terminal, input, resize })
 }
 
 /// Copies output to the log until the process ends, then records its end.
@@ -197,9 +233,14 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
     let mut open: Vec<(OwnedFd, Stream)> = running.outputs;
     let mut buf = vec![0u8; 64 * 1024];
     let mut exited = false;
+    let extra: Vec<RawFd> =
+        [&running.input, &running.resize].iter().filter_map(|x| x.as_ref().map(|(f, _)| f.as_raw_fd())).collect();
     while !exited {
         let mut fds: Vec<libc::pollfd> =
             open.iter().map(|(fd, _)| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        for fd in &extra {
+            fds.push(libc::pollfd { fd: *fd, events: libc::POLLIN, revents: 0 });
+        }
         fds.push(libc::pollfd { fd: running.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
         // SAFETY: fds is a valid array of pollfd for its length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
@@ -207,6 +248,20 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
             continue;
         }
         exited = fds[fds.len() - 1].revents != 0;
+        for pfd in &fds[open.len()..fds.len() - 1] {
+            if pfd.revents == 0 {
+                continue;
+            }
+            if let Some((fifo, target)) = running.input.as_ref().filter(|(f, _)| f.as_raw_fd() == pfd.fd) {
+                if let Ok(n) = nix::unistd::read(fifo, &mut buf) {
+                    write_all(target, &buf[..n]);
+                }
+            } else if let Some((fifo, terminal)) = running.resize.as_ref().filter(|(f, _)| f.as_raw_fd() == pfd.fd) {
+                if let Ok(n) = nix::unistd::read(fifo, &mut buf) {
+                    resize_terminal(terminal, &buf[..n]);
+                }
+            }
+        }
         let mut closed = Vec::new();
         for (i, pfd) in fds[..open.len()].iter().enumerate() {
             if pfd.revents == 0 {
@@ -260,6 +315,28 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
     };
     if let Err(e) = state::write_json(dir, state::EXITED, &exited) {
         eprintln!("recording the exit: {e}");
+    }
+}
+
+fn write_all(fd: &OwnedFd, mut data: &[u8]) {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Applies the last `COLS ROWS` line of `text` to the terminal.
+fn resize_terminal(terminal: &OwnedFd, text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else { return };
+    let mut parts = line.split_whitespace().map(|p| p.parse::<u16>());
+    if let (Some(Ok(cols)), Some(Ok(rows))) = (parts.next(), parts.next()) {
+        let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        unsafe { libc::ioctl(terminal.as_raw_fd(), libc::TIOCSWINSZ, &size) };
     }
 }
 

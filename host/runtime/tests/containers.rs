@@ -55,6 +55,13 @@ fn fixture() -> Fixture {
     Fixture { _tmp: tmp, dir, rt, layer }
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // The tests' parent group, once no test uses it any more.
+        skiff_runtime::cgroups::remove_if_empty("skiff-test");
+    }
+}
+
 impl Fixture {
     fn spec(&self, id: &str, script: &str) -> ContainerSpec {
         ContainerSpec {

@@ -183,7 +183,9 @@ fn flag(query: &[(String, String)], key: &str) -> ApiResult<bool> {
         None => Ok(false),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(format!("invalid value for query parameter {key}: {other:?} is not a boolean"))),
+        Some(other) => {
+            Err(ApiError::bad_request(format!("invalid value for query parameter {key}: {other:?} is not a boolean")))
+        }
     }
 }
 
@@ -245,9 +247,8 @@ fn log_query(query: &[(String, String)], name: &str) -> ApiResult<String> {
     let since_seconds = int(query, "sinceSeconds")?;
     let since_time = first(query, "sinceTime");
     if let Some(t) = since_time {
-        chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
-            ApiError::bad_request(format!("invalid value for query parameter sinceTime: {t:?}: {e}"))
-        })?;
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| ApiError::bad_request(format!("invalid value for query parameter sinceTime: {t:?}: {e}")))?;
     }
     match (since_seconds, since_time) {
         (Some(_), Some(_)) => {
@@ -339,14 +340,12 @@ fn check_log_state(pod: &Value, name: &str, container: &str, previous: bool) -> 
 fn agent_address(node: &Value, name: &str) -> ApiResult<(String, u16)> {
     let addresses = node["status"]["addresses"].as_array().map(Vec::as_slice).unwrap_or_default();
     let address = ADDRESS_TYPES.iter().find_map(|kind| {
-        addresses
-            .iter()
-            .find(|a| a["type"] == *kind)
-            .and_then(|a| a["address"].as_str())
-            .filter(|a| !a.is_empty())
+        addresses.iter().find(|a| a["type"] == *kind).and_then(|a| a["address"].as_str()).filter(|a| !a.is_empty())
     });
     let Some(address) = address else {
-        return Err(unavailable(format!("node {name:?} has no address to reach its agent at (status.addresses is empty)")));
+        return Err(unavailable(format!(
+            "node {name:?} has no address to reach its agent at (status.addresses is empty)"
+        )));
     };
     let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
         .as_u64()
@@ -370,7 +369,10 @@ type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
 impl Upstream<'_> {
     fn unreachable(&self, why: impl std::fmt::Display) -> ApiError {
-        unavailable(format!("error dialing backend: the agent of node {:?} at {} is unreachable: {why}", self.node, self.authority))
+        unavailable(format!(
+            "error dialing backend: the agent of node {:?} at {} is unreachable: {why}",
+            self.node, self.authority
+        ))
     }
 
     async fn connect(&self) -> ApiResult<Sender> {
@@ -525,7 +527,10 @@ mod tests {
         assert_eq!(resolve_container(&pod(&["a", "b"], Some("b")), "p", None).unwrap(), "b");
         assert_eq!(resolve_container(&pod(&["a", "b"], None), "p", Some("b")).unwrap(), "b");
         let e = resolve_container(&pod(&["a", "b"], None), "p", None).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), (400, "a container name must be specified for pod p, choose one of: [a b]"));
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (400, "a container name must be specified for pod p, choose one of: [a b]")
+        );
         let mut with_init = pod(&["a", "b"], None);
         with_init["spec"]["initContainers"] = json!([{"name": "i"}]);
         let e = resolve_container(&with_init, "p", None).unwrap_err();
@@ -537,7 +542,8 @@ mod tests {
 
     #[test]
     fn log_options_become_the_kubelet_query() {
-        let q = query_pairs(Some("container=c&follow=true&tailLines=10&timestamps=1&sinceTime=2024-01-02T03%3A04%3A05Z"));
+        let q =
+            query_pairs(Some("container=c&follow=true&tailLines=10&timestamps=1&sinceTime=2024-01-02T03%3A04%3A05Z"));
         assert_eq!(
             log_query(&q, "p").unwrap(),
             "follow=true&timestamps=true&sinceTime=2024-01-02T03%3A04%3A05Z&tailLines=10"
@@ -545,14 +551,21 @@ mod tests {
         let e = log_query(&query_pairs(Some("tailLines=-1&limitBytes=0")), "p").unwrap_err();
         assert_eq!(e.code, 422);
         assert!(e.message.starts_with("PodLogOptions \"p\" is invalid"), "{}", e.message);
-        assert_eq!(log_query(&query_pairs(Some("sinceSeconds=1&sinceTime=2024-01-02T03:04:05Z")), "p").unwrap_err().code, 422);
+        assert_eq!(
+            log_query(&query_pairs(Some("sinceSeconds=1&sinceTime=2024-01-02T03:04:05Z")), "p").unwrap_err().code,
+            422
+        );
         assert_eq!(log_query(&query_pairs(Some("follow=maybe")), "p").unwrap_err().code, 400);
     }
 
     #[test]
     fn exec_options_become_the_kubelet_query() {
-        let q = query_pairs(Some("command=sh&command=-c&command=echo%20a%26b&stdin=true&stdout=true&tty=true&container=c"));
-        assert_eq!(session_query(&q, StreamKind::Exec).unwrap(), "input=1&output=1&tty=1&command=sh&command=-c&command=echo%20a%26b");
+        let q =
+            query_pairs(Some("command=sh&command=-c&command=echo%20a%26b&stdin=true&stdout=true&tty=true&container=c"));
+        assert_eq!(
+            session_query(&q, StreamKind::Exec).unwrap(),
+            "input=1&output=1&tty=1&command=sh&command=-c&command=echo%20a%26b"
+        );
         assert_eq!(session_query(&q, StreamKind::Attach).unwrap(), "input=1&output=1&tty=1");
         assert_eq!(session_query(&query_pairs(Some("command=ls")), StreamKind::Exec).unwrap_err().code, 400);
     }
@@ -561,7 +574,8 @@ mod tests {
     fn waiting_containers_answer_as_the_kubelet() {
         let mut p = pod(&["c"], None);
         assert!(check_log_state(&p, "p", "c", false).is_ok());
-        p["status"]["containerStatuses"] = json!([{"name": "c", "state": {"waiting": {"reason": "ContainerCreating"}}}]);
+        p["status"]["containerStatuses"] =
+            json!([{"name": "c", "state": {"waiting": {"reason": "ContainerCreating"}}}]);
         let e = check_log_state(&p, "p", "c", false).unwrap_err();
         assert_eq!(e.message, "container \"c\" in pod \"p\" is waiting to start: ContainerCreating");
         let e = check_log_state(&p, "p", "c", true).unwrap_err();

@@ -224,6 +224,19 @@ impl Manager {
     }
 }
 
+impl Manager {
+    /// The running run of a container, for exec and attach.
+    fn running(&self, uid: &str, container: &str) -> Result<String, StreamError> {
+        self.runs(uid, container)
+            .into_iter()
+            .find(|(_, id)| matches!(self.shared.runtime.status(id), Ok(Status::Running(_))))
+            .map(|(_, id)| id)
+            .ok_or_else(|| {
+                StreamError::new(400, format!("unable to upgrade connection: container not found (\"{container}\")"))
+            })
+    }
+}
+
 impl Streams for Manager {
     fn log(&self, target: &ContainerRef, previous: bool) -> Result<LogFile, StreamError> {
         let (pod, container) = self.resolve(target)?;
@@ -253,16 +266,7 @@ impl Streams for Manager {
         Box::pin(async move {
             let (pod, container) = resolved?;
             let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
-            let running = self
-                .runs(uid, &container)
-                .into_iter()
-                .find(|(_, id)| matches!(self.shared.runtime.status(id), Ok(Status::Running(_))));
-            let Some((_, id)) = running else {
-                return Err(StreamError::new(
-                    400,
-                    format!("unable to upgrade connection: container not found (\"{container}\")"),
-                ));
-            };
+            let id = self.running(uid, &container)?;
             let command = self
                 .shared
                 .runtime
@@ -275,16 +279,14 @@ impl Streams for Manager {
     fn attach(
         &self,
         target: &ContainerRef,
-        _request: SessionRequest,
+        request: SessionRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Session, StreamError>> + Send + '_>> {
-        let pod = target.pod.clone();
+        let resolved = self.resolve(target);
         Box::pin(async move {
-            Err(StreamError::new(
-                501,
-                format!(
-                    "attach to pod {pod} is not supported by skiff's agent yet; use kubectl exec or kubectl logs -f"
-                ),
-            ))
+            let (pod, container) = resolved?;
+            let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+            let id = self.running(uid, &container)?;
+            crate::attach::session(self.shared.runtime.clone(), id, &request)
         })
     }
 }
