@@ -8,11 +8,14 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 
+/// (namespace, pod uid, fieldPath, reason, message): one event, counted when it repeats.
+type EventKey = (String, String, String, String, String);
+
 pub struct Recorder {
     client: Client,
     node: String,
-    /// (namespace, pod uid, fieldPath, reason, message) → (event name, count).
-    seen: Mutex<HashMap<(String, String, String, String, String), (String, u64)>>,
+    /// An event once recorded → (its name, count).
+    seen: Mutex<HashMap<EventKey, (String, u64)>>,
 }
 
 pub enum Kind {

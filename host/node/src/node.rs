@@ -49,7 +49,7 @@ fn cpus() -> u64 {
 }
 
 fn disk_bytes(path: &std::path::Path) -> u64 {
-    nix::sys::statvfs::statvfs(path).map(|s| s.blocks() as u64 * s.fragment_size() as u64).unwrap_or(0)
+    nix::sys::statvfs::statvfs(path).map(|s| s.blocks() * s.fragment_size()).unwrap_or(0)
 }
 
 fn os_release() -> String {

@@ -25,10 +25,8 @@ pub fn within(root: &Path, dest: &str) -> PathBuf {
     for c in Path::new(dest).components() {
         match c {
             Component::Normal(part) => out.push(part),
-            Component::ParentDir => {
-                if out != root {
-                    out.pop();
-                }
+            Component::ParentDir if out != root => {
+                out.pop();
             }
             _ => {}
         }

@@ -1,5 +1,5 @@
 //! Controllers that are part of the API's own semantics: garbage collection
-//! of dependents and namespace termination. Each one follows the change log
+//! of dependents, namespace termination and node lifecycle. Each one follows the change log
 //! and resyncs periodically, so a missed or failed step is retried. They
 //! write only through the `Api`; to find work they also use two store
 //! lookups the API has no verb for (everything in a namespace, objects that
@@ -8,6 +8,7 @@
 mod gc;
 pub(crate) mod leader;
 mod namespace;
+mod nodelifecycle;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ pub fn spawn_all(api: Arc<Api>) {
     let controllers = |api: Arc<Api>| async move {
         tokio::join!(
             run("garbage-collector", api.clone(), Duration::from_secs(10), gc::handle, gc::resync),
-            run("namespace", api, Duration::from_secs(2), namespace::handle, namespace::resync),
+            run("namespace", api.clone(), Duration::from_secs(2), namespace::handle, namespace::resync),
+            run("node-lifecycle", api, Duration::from_secs(5), nodelifecycle::handle, nodelifecycle::resync),
         );
     };
     if api.store.is_shared() {

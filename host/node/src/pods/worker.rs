@@ -54,6 +54,8 @@ pub struct Track {
     pub status: Option<Status>,
     /// The exit was dealt with (restart decided, events recorded).
     pub handled_exit: bool,
+    /// A start that failed (image, configuration) is tried again from then on.
+    pub retry_at: Option<Instant>,
 }
 
 impl Track {
@@ -71,6 +73,7 @@ impl Track {
             last_terminated: None,
             status: None,
             handled_exit: false,
+            retry_at: None,
         }
     }
 
@@ -117,7 +120,7 @@ fn containers(pod: &Value, field: &str) -> Vec<Value> {
 
 fn seconds(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{}m0s", s / 60)
     } else if s >= 60 {
         format!("{}m{}s", s / 60, s % 60)
@@ -148,6 +151,7 @@ impl Worker {
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let pod_phase = pod["status"]["phase"].as_str().unwrap_or_default().to_string();
         let mut w = Worker {
             shared,
             pod,
@@ -161,7 +165,8 @@ impl Worker {
             volumes: None,
             image_backoff: HashMap::new(),
             last_status: Value::Null,
-            finished: false,
+            // A pod that has ended stays ended, even if its containers are gone (a node reset).
+            finished: matches!(pod_phase.as_str(), "Succeeded" | "Failed"),
         };
         w.adopt();
         w
@@ -330,7 +335,8 @@ impl Worker {
         let name = self.tracks[i].name.clone();
         let Some(container) = self.container(&name) else { return };
         match self.tracks[i].status.clone() {
-            None => self.start(i, &container).await,
+            None if self.tracks[i].retry_at.is_none_or(|at| Instant::now() >= at) => self.start(i, &container).await,
+            None => {}
             Some(Status::Creating) => {}
             Some(Status::Running(_)) => self.probe(i, &container).await,
             Some(Status::Exited(exited)) => {
@@ -389,7 +395,7 @@ impl Worker {
             let message = format!(
                 "back-off {} restarting failed container={name} pod={}",
                 seconds(wait),
-                spec::pod_ref(&self.pod).replacen('_', "_", 1)
+                spec::pod_ref(&self.pod)
             );
             t.waiting = Some(("CrashLoopBackOff".into(), message));
             let event = format!("Back-off restarting failed container {name} in pod {}", spec::pod_ref(&self.pod));
@@ -546,6 +552,12 @@ impl Worker {
         let image = match self.image(container).await {
             Ok(image) => image,
             Err(waiting) => {
+                // ErrImagePull shows for a moment, then the back-off is reported until it ends.
+                let backoff_end = self.image_backoff.get(container["image"].as_str().unwrap_or_default()).map(|b| b.1);
+                self.tracks[i].retry_at = Some(match waiting.0.as_str() {
+                    "ImagePullBackOff" => backoff_end.unwrap_or_else(|| Instant::now() + BACKOFF_START),
+                    _ => Instant::now() + Duration::from_secs(2),
+                });
                 self.tracks[i].waiting = Some(waiting);
                 return;
             }
@@ -556,6 +568,7 @@ impl Worker {
             Ok(spec) => spec,
             Err(message) => {
                 self.sources_at = None;
+                self.tracks[i].retry_at = Some(Instant::now() + Duration::from_secs(1));
                 self.tracks[i].waiting = Some(("CreateContainerConfigError".into(), message.clone()));
                 self.shared
                     .events
@@ -567,6 +580,7 @@ impl Worker {
         let id = spec.id.clone();
         let runtime = self.shared.runtime.clone();
         self.tracks[i].waiting = None;
+        self.tracks[i].retry_at = None;
         self.tracks[i].current = Some(id.clone());
         self.tracks[i].handled_exit = false;
         self.shared
@@ -769,6 +783,10 @@ impl Worker {
 
     /// Writes the pod's status if it changed.
     async fn report(&mut self) {
+        if self.finished && self.tracks.iter().all(|t| t.status.is_none()) {
+            // An ended pod whose containers are gone: its last status stands.
+            return;
+        }
         let status = status::pod_status(self);
         if status == self.last_status {
             return;
