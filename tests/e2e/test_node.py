@@ -395,3 +395,88 @@ def test_attach_to_the_container_process(node, ns, busybox):
     out = node.kubectl("attach", "-i", "attached", "-n", ns, input="hello\n", timeout=60)
     assert "got hello" in out.stdout, out
     wait_for(lambda: get(node, ns, "attached")["status"].get("phase") == "Succeeded", what="the container to end")
+
+
+def test_an_agent_joins_from_outside_and_its_node_goes_unknown_when_it_stops(tmp_path_factory, busybox):
+    binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
+    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-join"), ("--no-agent", "--node-monitor-grace-period", "3"))
+    server.start()
+    agent_dir = tmp_path_factory.mktemp("joined-agent")
+    log = open(agent_dir / "agent.log", "wb")
+    cmd = [str(binary), "agent", "--server", server.conn.server, "--token", server.conn.token,
+           "--ca-file", str(server.data_dir / "pki" / "ca.crt"), "--data-dir", str(agent_dir / "data"),
+           "--node-name", "joined", "--agent-listen", "127.0.0.1:0"]
+
+    def start_agent():
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def ready() -> str:
+        nodes = server.kubectl_json("get", "nodes")["items"]
+        return next((c["status"] for n in nodes if n["metadata"]["name"] == "joined"
+                     for c in n["status"].get("conditions", []) if c["type"] == "Ready"), "")
+
+    agent = start_agent()
+    try:
+        wait_for(lambda: ready() == "True", timeout=60, what="the joined node to be Ready")
+        lease = server.kubectl_json("get", "lease", "joined", "-n", "kube-node-lease")
+        assert lease["spec"]["holderIdentity"] == "joined"
+        apply(server, "default", pod("remote", busybox, "while true; do echo remote; sleep 0.5; done"))
+        running(server, "default", "remote")
+        assert "remote" in logs(server, "default", "remote")
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=10)
+        wait_for(lambda: ready() == "Unknown", timeout=30, what="the node to turn Unknown")
+        assert "NotReady" in server.kubectl("get", "node", "joined").stdout
+        agent = start_agent()
+        wait_for(lambda: ready() == "True", timeout=60, what="the node to be Ready again")
+        p = running(server, "default", "remote")
+        assert status_of(p)["restartCount"] == 0
+        server.kubectl("delete", "pod", "remote", "--grace-period=1", timeout=60)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=30)
+        log.close()
+        server.stop()
+        subprocess.run([str(binary), "node", "reset", "--data-dir", str(agent_dir / "data")],
+                       capture_output=True, timeout=120)
+
+
+def test_security_context_and_memory_volumes(node, ns, busybox):
+    script = ("id -u; id -g; touch /file 2>&1 || echo read-only; grep -E 'CapBnd|NoNewPrivs' /proc/self/status; "
+              "df -k /scratch | tail -1; cat /info/labels; echo; sleep 3600")
+    spec = pod("secure", busybox, script,
+               securityContext={"runAsUser": 1000, "runAsGroup": 3000},
+               volumes=[{"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+                        {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}],
+               container={"securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                              "runAsNonRoot": True, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}},
+                          "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"},
+                                           {"name": "info", "mountPath": "/info"}]})
+    spec["metadata"]["labels"] = {"tier": "secure"}
+    apply(node, ns, spec)
+    running(node, ns, "secure")
+    text = wait_for(lambda: (t := logs(node, ns, "secure")) and "tier" in t and t, what="the output")
+    lines = text.splitlines()
+    assert lines[:2] == ["1000", "3000"], text
+    assert "read-only" in text, text
+    assert "CapBnd:\t0000000000000400" in text and "NoNewPrivs:\t1" in text, text
+    assert " 8192 " in text, "an 8Mi tmpfs: " + text
+    assert 'tier="secure"' in text, text
+    # runAsNonRoot with an image that runs as root is refused, with the kubelet's message.
+    apply(node, ns, pod("rooted", busybox, "true", container={"securityContext": {"runAsNonRoot": True}}))
+    w = wait_for(lambda: status_of(get(node, ns, "rooted")).get("state", {}).get("waiting", {})
+                 .get("reason") == "CreateContainerConfigError" and status_of(get(node, ns, "rooted"))["state"]["waiting"],
+                 what="CreateContainerConfigError")
+    assert "container has runAsNonRoot and image will run as root" in w["message"], w
+
+
+def test_host_namespaces(node, ns, busybox):
+    script = "hostname; ls /proc | grep -c '^[0-9]'; cat /proc/net/dev | wc -l; sleep 3600"
+    apply(node, ns, pod("hosty", busybox, script, hostNetwork=True, hostPID=True))
+    p = running(node, ns, "hosty")
+    text = wait_for(lambda: (t := logs(node, ns, "hosty")) and len(t.splitlines()) >= 3 and t, what="the output")
+    host, procs, netdev = text.splitlines()[:3]
+    assert host == os.uname().nodename, text
+    assert int(procs) > 20, "the node's processes are visible: " + text
+    assert int(netdev) >= 4, "the node's interfaces are visible: " + text
+    assert p["status"]["podIP"] == p["status"]["hostIP"]

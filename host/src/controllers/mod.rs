@@ -17,12 +17,15 @@ use std::time::Duration;
 use crate::api::Api;
 use crate::store::Change;
 
-pub fn spawn_all(api: Arc<Api>) {
-    let controllers = |api: Arc<Api>| async move {
+/// `node_grace`: how long a node's Lease may go unrenewed before it is Unknown.
+pub fn spawn_all(api: Arc<Api>, node_grace: Duration) {
+    let controllers = move |api: Arc<Api>| async move {
         tokio::join!(
             run("garbage-collector", api.clone(), Duration::from_secs(10), gc::handle, gc::resync),
             run("namespace", api.clone(), Duration::from_secs(2), namespace::handle, namespace::resync),
-            run("node-lifecycle", api, Duration::from_secs(5), nodelifecycle::handle, nodelifecycle::resync),
+            run("node-lifecycle", api, Duration::from_secs(5), nodelifecycle::handle, move |api| {
+                nodelifecycle::resync(api, node_grace)
+            }),
         );
     };
     if api.store.is_shared() {

@@ -11,12 +11,10 @@ use serde_json::{json, Value};
 use crate::api::{Api, ListOptions};
 use crate::store::Change;
 
-/// How long a Lease may go unrenewed (the kubelet's node-monitor-grace-period).
-const GRACE_SECONDS: i64 = 40;
-
 pub async fn handle(_api: Arc<Api>, _change: Arc<Change>) {}
 
-pub async fn resync(api: Arc<Api>) {
+/// `grace`: how long a Lease may go unrenewed (kube-controller-manager's node-monitor-grace-period).
+pub async fn resync(api: Arc<Api>, grace: std::time::Duration) {
     let (Some(leases), Some(nodes)) =
         (api.registry.lookup("coordination.k8s.io", "v1", "leases"), api.registry.lookup("", "v1", "nodes"))
     else {
@@ -30,7 +28,7 @@ pub async fn resync(api: Arc<Api>) {
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds());
-        if renewed.is_some_and(|age| age <= GRACE_SECONDS) {
+        if renewed.is_some_and(|age| age <= grace.as_secs() as i64) {
             continue;
         }
         let result = api

@@ -47,6 +47,9 @@ pub struct ServerArgs {
     /// the wasm boundary costs (see bench/README.md).
     #[arg(long)]
     pub native_scheduler: bool,
+    /// Seconds a node's Lease may go unrenewed before the node is marked Unknown.
+    #[arg(long, default_value_t = 40)]
+    pub node_monitor_grace_period: u64,
     /// Run no node agent here: this server schedules onto other nodes only.
     #[arg(long)]
     pub no_agent: bool,
@@ -110,7 +113,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Plugins load before the API serves, so no request slips past them.
     let profiles = Arc::new(crate::scheduler::Profiles::default());
     crate::plugins::Manager::new(api.clone(), engine, profiles.clone(), args.native_scheduler).start().await;
-    crate::controllers::spawn_all(api.clone());
+    crate::controllers::spawn_all(api.clone(), Duration::from_secs(args.node_monitor_grace_period));
     crate::scheduler::spawn(api.clone(), profiles, metrics.clone());
     spawn_compaction(
         store.clone(),
