@@ -130,6 +130,13 @@ def test_a_pod_runs_isolated_from_a_pulled_image(node, ns, busybox):
     events = node.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=iso").stdout
     for reason in ("Scheduled", "Pulling", "Pulled", "Created", "Started"):
         assert reason in events, events
+    # The node's image store lists the pulled image and keeps it while a container runs it.
+    def skiff_image(*args):
+        return subprocess.run([str(node.binary), "image", *args, "--data-dir", str(node.data_dir)],
+                              capture_output=True, text=True, timeout=60)
+    assert busybox.rsplit(":", 1)[0] in skiff_image("ls").stdout
+    refused = skiff_image("rm", busybox)
+    assert refused.returncode != 0 and "is using it" in refused.stderr, refused
 
 
 def test_unknown_image_is_err_image_pull_then_back_off(node, ns, registry):

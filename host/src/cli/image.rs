@@ -44,7 +44,7 @@ pub enum ImageCommand {
 #[derive(clap::Args, Debug)]
 pub struct StoreArgs {
     /// The node's data dir; images live in DIR/images.
-    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = default_data_dir())]
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::server::default_data_dir())]
     pub data_dir: PathBuf,
 }
 
@@ -72,15 +72,6 @@ pub struct PullArgs {
 }
 
 /// The same default as `skiff server`'s data dir.
-fn default_data_dir() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/var/lib/skiff");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".local/share/skiff"))
-        .unwrap_or_else(|| PathBuf::from(".skiff"))
-}
-
 fn open_store(args: &StoreArgs) -> anyhow::Result<ImageStore> {
     let root = args.data_dir.join("images");
     ImageStore::open(&root).with_context(|| format!("opening the image store in {}", root.display()))
@@ -91,7 +82,7 @@ pub async fn run(cmd: ImageCommand) -> anyhow::Result<()> {
         ImageCommand::Pull(args) => pull(args).await,
         ImageCommand::Import { file, store } => import(&open_store(&store)?, &file).await,
         ImageCommand::Ls { quiet, digests, store } => list(&open_store(&store)?, quiet, digests),
-        ImageCommand::Rm { images, store } => remove(&open_store(&store)?, &images),
+        ImageCommand::Rm { images, store: args } => remove(&open_store(&args)?, &args.data_dir, &images),
     }
 }
 
@@ -252,9 +243,35 @@ fn list(store: &ImageStore, quiet: bool, digests: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn remove(store: &ImageStore, images: &[String]) -> anyhow::Result<()> {
+/// The live containers of the node's runtime that run `image` (its layers, exactly).
+fn users(data_dir: &std::path::Path, image: &Image) -> Vec<String> {
+    let runtime = match skiff_runtime::Runtime::new(data_dir.join("runtime"), vec!["skiff".into()]) {
+        Ok(r) => r,
+        Err(_) => return Vec::new(),
+    };
+    runtime
+        .list()
+        .into_iter()
+        .filter(|id| {
+            let live =
+                matches!(runtime.status(id), Ok(skiff_runtime::Status::Running(_) | skiff_runtime::Status::Creating));
+            live && runtime.spec(id).is_ok_and(|s| s.layers == image.layers)
+        })
+        .collect()
+}
+
+fn remove(store: &ImageStore, data_dir: &std::path::Path, images: &[String]) -> anyhow::Result<()> {
     let mut failed = 0;
     for image in images {
+        if let Some(found) = store.get(image) {
+            let users = users(data_dir, &found);
+            if let Some(first) = users.first() {
+                // As docker rmi: a running container keeps its image (its layers are its root filesystem).
+                eprintln!("error: conflict: unable to remove image {image}: container {first} is using it");
+                failed += 1;
+                continue;
+            }
+        }
         match store.remove(image) {
             Ok(()) => println!("Deleted: {image}"),
             Err(e) => {
