@@ -22,7 +22,8 @@ pub enum Stdio {
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
-    /// The slave side of a pseudo-terminal, for all three.
+    /// A terminal made in the container's devpts once its root is entered;
+    /// the master goes back to the shim over this socket.
     Terminal(OwnedFd),
 }
 
@@ -75,23 +76,22 @@ fn prepare(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd) -> Res
     }
     drop(go);
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-    match stdio {
+    let console = match stdio {
         Stdio::Pipes { stdin, stdout, stderr } => {
             for (fd, to) in [(stdin.as_raw_fd(), 0), (stdout.as_raw_fd(), 1), (stderr.as_raw_fd(), 2)] {
                 dup_onto(fd, to)?;
             }
+            None
         }
-        Stdio::Terminal(slave) => {
-            for to in 0..3 {
-                dup_onto(slave.as_raw_fd(), to)?;
-            }
-            // SAFETY: ioctl on our own stdin, a terminal we hold.
-            if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-                return Err(format!("setting the controlling terminal: {}", std::io::Error::last_os_error()));
-            }
-        }
-    }
+        Stdio::Terminal(socket) => Some(socket),
+    };
     rootfs::enter(spec, state)?;
+    if let Some(socket) = console {
+        let (master, slave) = crate::console::open()?;
+        crate::console::send(&socket, &master)?;
+        drop(master);
+        crate::console::adopt(&slave)?;
+    }
     privileges(spec)?;
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
     if std::fs::metadata(cwd).is_err() {

@@ -8,6 +8,7 @@
 
 pub mod caps;
 pub mod cgroups;
+mod console;
 mod init;
 pub mod logs;
 mod rootfs;

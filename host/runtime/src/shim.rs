@@ -143,12 +143,11 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
     let (go_r, go_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| format!("dup: {e}"));
-    let (stdio, outputs, terminal, mut input, mut resize) = if spec.tty {
-        let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-        let input = if spec.stdin { Some((fifo(dir, STDIN_FIFO)?, dup(&pty.master)?)) } else { None };
-        let resize = Some((fifo(dir, RESIZE_FIFO)?, dup(&pty.master)?));
-        let master_copy = dup(&pty.master)?;
-        (Stdio::Terminal(pty.slave), vec![(pty.master, Stream::Stdout)], Some(master_copy), input, resize)
+    let mut console = None;
+    let (stdio, mut outputs, mut terminal, mut input, mut resize) = if spec.tty {
+        let (shim_end, container_end) = crate::console::pair()?;
+        console = Some((shim_end, spec.stdin.then(|| fifo(dir, STDIN_FIFO)).transpose()?, fifo(dir, RESIZE_FIFO)?));
+        (Stdio::Terminal(container_end), Vec::new(), None, None, None)
     } else {
         let (out_r, out_w) = pipe()?;
         let (err_out_r, err_out_w) = pipe()?;
@@ -174,7 +173,7 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
     // SAFETY: single-threaded; the child only calls async-signal-safe code and execs.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            drop((go_w, err_r, outputs, terminal, input.take(), resize.take()));
+            drop((go_w, err_r, outputs, terminal, input.take(), resize.take(), console.take()));
             init::run(spec, dir, stdio, go_r, err_w)
         }
         Ok(ForkResult::Parent { child }) => child,
@@ -193,6 +192,18 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
         return fail(format!("starting the container: {e}"));
     }
     drop(go_w);
+    if let Some((socket, stdin_fifo, resize_fifo)) = console {
+        // The terminal arrives once the container has entered its root; none means its setup failed.
+        if let Some(master) = crate::console::receive(&socket) {
+            input = match stdin_fifo {
+                Some(f) => Some((f, dup(&master)?)),
+                None => None,
+            };
+            resize = Some((resize_fifo, dup(&master)?));
+            terminal = Some(dup(&master)?);
+            outputs.push((master, Stream::Stdout));
+        }
+    }
     // The error pipe closes on exec (close-on-exec) or carries why it failed.
     let mut message = Vec::new();
     let mut buf = [0u8; 4096];
@@ -318,14 +329,8 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
     }
 }
 
-fn write_all(fd: &OwnedFd, mut data: &[u8]) {
-    while !data.is_empty() {
-        match nix::unistd::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return,
-        }
-    }
+fn write_all(fd: &OwnedFd, data: &[u8]) {
+    write_all_to(fd.as_fd(), data)
 }
 
 /// Applies the last `COLS ROWS` line of `text` to the terminal.
@@ -343,51 +348,153 @@ fn resize_terminal(terminal: &OwnedFd, text: &[u8]) {
 /// Runs `cmd` in the running container of `dir`: its namespaces, cgroup,
 /// user, capabilities and environment. Returns the command's exit code.
 fn exec(dir: &Path, tty: bool, cmd: &[String]) -> i32 {
-    match enter(dir) {
-        Ok(spec) => {
-            // Joining a PID namespace takes effect for children only.
-            // SAFETY: single-threaded.
-            match unsafe { fork() } {
-                Ok(ForkResult::Child) => {
-                    let mut env = spec.env.clone();
-                    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-                        env.push("TERM=xterm".into());
-                    }
-                    let error = exec_child(&spec, tty).err().unwrap_or_else(|| init::exec_args(cmd, &env));
-                    eprintln!("OCI runtime exec failed: exec failed: unable to start container process: {error}");
-                    let code = if error.contains("not found") || error.contains("no such file") { 127 } else { 126 };
-                    // SAFETY: leaving the forked child.
-                    unsafe { libc::_exit(code) }
-                }
-                Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
-                    Ok(WaitStatus::Exited(_, code)) => code,
-                    Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-                    _ => 255,
-                },
-                Err(e) => {
-                    eprintln!("fork: {e}");
-                    126
-                }
+    let spec = match enter(dir) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("{e}");
+            return 126;
+        }
+    };
+    // With a TTY, the terminal is made in the container's devpts (we are in its mount namespace now).
+    let terminal = if tty {
+        match crate::console::open() {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                eprintln!("{e}");
+                return 126;
+            }
+        }
+    } else {
+        None
+    };
+    // Joining a PID namespace takes effect for children only.
+    // SAFETY: single-threaded.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let mut env = spec.env.clone();
+            if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+                env.push("TERM=xterm".into());
+            }
+            let slave = terminal.map(|(master, slave)| {
+                drop(master);
+                slave
+            });
+            let error = exec_child(&spec, slave.as_ref()).err().unwrap_or_else(|| init::exec_args(cmd, &env));
+            eprintln!("OCI runtime exec failed: exec failed: unable to start container process: {error}");
+            let code = if error.contains("not found") || error.contains("no such file") { 127 } else { 126 };
+            // SAFETY: leaving the forked child.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            if let Some((master, slave)) = terminal {
+                drop(slave);
+                relay(&master, child);
+            }
+            match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, code)) => code,
+                Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+                _ => 255,
             }
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("fork: {e}");
             126
         }
     }
 }
 
-fn exec_child(spec: &ContainerSpec, tty: bool) -> Result<(), String> {
-    if tty {
+fn exec_child(spec: &ContainerSpec, terminal: Option<&OwnedFd>) -> Result<(), String> {
+    if let Some(slave) = terminal {
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-        // SAFETY: ioctl on our stdin, the terminal the caller gave us.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(format!("setting the controlling terminal: {}", std::io::Error::last_os_error()));
-        }
+        crate::console::adopt(slave)?;
     }
     init::privileges(spec)?;
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
     nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))
+}
+
+/// Joins the caller's terminal (our stdin/stdout, the agent's) to the
+/// container's until the command ends: bytes both ways, and the caller's
+/// window size whenever it changes (SIGWINCH, as its controlling terminal).
+fn relay(master: &OwnedFd, child: Pid) {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    crate::console::raw(0);
+    if nix::unistd::setsid().is_ok() {
+        // SAFETY: ioctl on our own stdin.
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
+    let mut winch = SigSet::empty();
+    winch.add(Signal::SIGWINCH);
+    let _ = winch.thread_block();
+    let signals = SignalFd::with_flags(&winch, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
+    crate::console::copy_size(0, master.as_raw_fd());
+    // SAFETY: pidfd_open on our own, not yet reaped, child.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.as_raw(), 0) } as RawFd;
+    let mut stdin_open = true;
+    let mut buf = vec![0u8; 32 * 1024];
+    // SAFETY: fd 1 is ours for the life of the process.
+    let stdout = unsafe { std::os::fd::BorrowedFd::borrow_raw(1) };
+    loop {
+        let mut fds = vec![
+            libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: signals.as_ref().map_or(-1, |s| s.as_raw_fd()), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: if stdin_open { 0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: a valid pollfd array of its length.
+        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            match nix::unistd::read(master, &mut buf) {
+                Ok(n) if n > 0 => write_all_to(stdout, &buf[..n]),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                // EIO: no process holds the terminal any more.
+                _ => break,
+            }
+        }
+        if fds[3].revents != 0 {
+            // SAFETY: fd 0 is ours.
+            let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+            match nix::unistd::read(stdin, &mut buf) {
+                Ok(n) if n > 0 => write_all_to(master.as_fd(), &buf[..n]),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                _ => stdin_open = false,
+            }
+        }
+        if fds[2].revents != 0 {
+            if let Some(s) = &signals {
+                while let Ok(Some(_)) = s.read_signal() {}
+            }
+            crate::console::copy_size(0, master.as_raw_fd());
+        }
+        if fds[1].revents != 0 {
+            // The command ended: pass on what it wrote last, then stop.
+            let _ = nix::fcntl::fcntl(master.as_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+            while let Ok(n) = nix::unistd::read(master, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                write_all_to(stdout, &buf[..n]);
+            }
+            break;
+        }
+    }
+    if pidfd >= 0 {
+        // SAFETY: closing the pidfd opened above.
+        unsafe { libc::close(pidfd) };
+    }
+}
+
+fn write_all_to(fd: std::os::fd::BorrowedFd<'_>, mut data: &[u8]) {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Joins the container's cgroup and namespaces.

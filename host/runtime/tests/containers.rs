@@ -224,3 +224,18 @@ fn sandbox_shares_network_and_hostname_and_exec_enters() {
     f.rt.remove("long").unwrap();
     f.rt.remove_sandbox(&uid).unwrap();
 }
+
+#[test]
+fn a_terminal_of_its_own() {
+    if !ready() {
+        return;
+    }
+    let f = fixture();
+    let mut spec = f.spec("tty", "tty; echo $$; sleep 0.2");
+    spec.tty = true;
+    let (exited, text) = f.run(&spec);
+    assert_eq!(exited.exit_code, 0, "{text}");
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert_eq!(lines[0], "/dev/pts/0", "the terminal is in the container's devpts: {text}");
+    assert_eq!(lines[1], "1");
+}
