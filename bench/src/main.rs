@@ -13,6 +13,7 @@ mod load;
 mod phases;
 mod proc;
 mod report;
+mod runtime;
 mod scheduling;
 mod skiff;
 mod watch;
@@ -87,6 +88,17 @@ struct Args {
 enum Mode {
     /// The end-to-end scheduling rate, wasm policy against native (see bench/README.md).
     Scheduler(scheduling::SchedulerArgs),
+    /// Container create-to-delete time against runc and crun, and pod startup latency (see bench/README.md).
+    Runtime(crate::runtime::RuntimeArgs),
+}
+
+impl Mode {
+    async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Mode::Scheduler(args) => scheduling::run(args).await,
+            Mode::Runtime(args) => crate::runtime::run(args).await,
+        }
+    }
 }
 
 impl Args {
@@ -105,10 +117,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Mode::Scheduler(sched)) = args.mode.clone() {
+    if let Some(mode) = args.mode.clone() {
         let outcome = runtime.block_on(async move {
             tokio::select! {
-                r = scheduling::run(sched) => r,
+                r = mode.run() => r,
                 s = interrupted() => Err(anyhow::anyhow!("interrupted by {s}; cleaning up")),
             }
         });

@@ -25,6 +25,28 @@ pub async fn start(bin: &Path, startup_timeout: Duration, extra_args: &[&str]) -
     }
     let dir = tempfile::Builder::new().prefix("skiff-bench-").tempdir().context("creating a temp dir")?;
     let data_dir = dir.path().join("data");
+    launch(bin, dir, data_dir, startup_timeout, extra_args).await
+}
+
+/// Like [`start`], on a data dir the caller prepared (images imported) and
+/// keeps: it outlives the server, so `skiff node reset` can still run on it.
+pub async fn start_on(
+    bin: &Path,
+    data_dir: &Path,
+    startup_timeout: Duration,
+    extra_args: &[&str],
+) -> anyhow::Result<Skiff> {
+    let dir = tempfile::Builder::new().prefix("skiff-bench-").tempdir().context("creating a temp dir")?;
+    launch(bin, dir, data_dir.to_path_buf(), startup_timeout, extra_args).await
+}
+
+async fn launch(
+    bin: &Path,
+    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    startup_timeout: Duration,
+    extra_args: &[&str],
+) -> anyhow::Result<Skiff> {
     let listen = format!("127.0.0.1:{}", free_port()?);
     let mut cmd = Command::new(bin);
     cmd.arg("server").arg("--data-dir").arg(&data_dir).arg("--listen").arg(&listen).args(extra_args);

@@ -92,6 +92,7 @@ pub async fn run(config: AgentConfig, shutdown: tokio::sync::watch::Receiver<boo
         allocatable_storage: storage,
         pids_limit: config.pids_limit,
         cgroup_parent: "skiff".into(),
+        stats: Default::default(),
     });
     let manager = Manager::new(shared);
     tokio::spawn(crate::server::serve(listener, Arc::new(config.token.clone()), manager.clone(), shutdown.clone()));

@@ -13,6 +13,7 @@ pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod server;
+mod stats;
 pub mod streams;
 pub mod volumes;
 

@@ -74,4 +74,8 @@ pub trait Streams: Send + Sync + 'static {
         target: &ContainerRef,
         request: SessionRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Session, StreamError>> + Send + '_>>;
+    /// The agent's metrics in the Prometheus text format (served at /metrics).
+    fn metrics(&self) -> String {
+        String::new()
+    }
 }

@@ -46,6 +46,7 @@ pub struct Shared {
     pub pids_limit: Option<i64>,
     /// The cgroup all pods live under.
     pub cgroup_parent: String,
+    pub stats: crate::stats::Stats,
 }
 
 pub enum Msg {
@@ -288,5 +289,17 @@ impl Streams for Manager {
             let id = self.running(uid, &container)?;
             crate::attach::session(self.shared.runtime.clone(), id, &request)
         })
+    }
+
+    fn metrics(&self) -> String {
+        let pods = self.registry.lock().map(|r| r.by_uid.len()).unwrap_or(0);
+        let running = self
+            .shared
+            .runtime
+            .list()
+            .iter()
+            .filter(|id| matches!(self.shared.runtime.status(id), Ok(Status::Running(_))))
+            .count();
+        self.shared.stats.render(pods, running)
     }
 }

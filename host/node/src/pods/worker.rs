@@ -108,6 +108,8 @@ pub struct Worker {
     last_status: Value,
     /// The pod ended for good (Succeeded or Failed): nothing more is started.
     pub finished: bool,
+    /// When this agent first saw the pod; None once its start is counted.
+    seen_at: Option<Instant>,
 }
 
 fn uid(pod: &Value) -> String {
@@ -167,6 +169,7 @@ impl Worker {
             last_status: Value::Null,
             // A pod that has ended stays ended, even if its containers are gone (a node reset).
             finished: matches!(pod_phase.as_str(), "Succeeded" | "Failed"),
+            seen_at: Some(Instant::now()),
         };
         w.adopt();
         w
@@ -214,7 +217,8 @@ impl Worker {
             tracing::info!(pod = %uid, container = %track.name, id = %id, "adopted a running container");
         }
         if self.tracks.iter().any(|t| t.current.is_some()) {
-            self.image_backoff.clear();
+            // Started by an earlier agent: not a start to count.
+            self.seen_at = None;
         }
     }
 
@@ -313,6 +317,12 @@ impl Worker {
             self.step(i).await;
         }
         self.finished = self.pod_finished();
+        if let Some(seen) = self.seen_at {
+            if self.tracks.iter().filter(|t| !t.init).all(Track::running) {
+                self.shared.stats.pod_started(seen.elapsed());
+                self.seen_at = None;
+            }
+        }
     }
 
     /// Every container has ended and none will be restarted.
@@ -524,6 +534,7 @@ impl Worker {
         let pulled = self.shared.images.pull(&reference, &auths, &|_| {}).await.map_err(|e| e.to_string());
         match pulled {
             Ok(image) => {
+                self.shared.stats.image_pulled(true);
                 self.image_backoff.remove(&reference);
                 let took = began.elapsed().as_secs_f64();
                 let message = format!(
@@ -534,6 +545,7 @@ impl Worker {
                 Ok(image)
             }
             Err(e) => {
+                self.shared.stats.image_pulled(false);
                 let delay = match self.image_backoff.get(&reference) {
                     Some((d, _)) => (*d * 2).min(BACKOFF_MAX),
                     None => BACKOFF_START,
@@ -591,6 +603,7 @@ impl Worker {
         self.tracks[i].status = self.shared.runtime.status(&id).ok();
         match started {
             Ok(Ok(_)) => {
+                self.shared.stats.container_started(true);
                 self.shared
                     .events
                     .pod(&self.pod, Some(&name), Kind::Normal, "Started", &format!("Started container {name}"))
@@ -609,6 +622,7 @@ impl Worker {
                 }
             }
             Ok(Err(e)) => {
+                self.shared.stats.container_started(false);
                 let text = format!("Error: failed to start container \"{name}\": {e}");
                 self.shared.events.pod(&self.pod, Some(&name), Kind::Warning, "Failed", &text).await;
             }

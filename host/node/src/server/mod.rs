@@ -51,7 +51,8 @@ fn router(agent: Agent) -> Router {
         .route("/containerLogs/{namespace}/{pod}/{container}", get(container_logs))
         .route("/exec/{namespace}/{pod}/{container}", get(exec).post(exec))
         .route("/attach/{namespace}/{pod}/{container}", get(attach).post(attach))
-        .fallback(|| async { status(404, "the node agent serves /containerLogs, /exec and /attach only") })
+        .route("/metrics", get(metrics))
+        .fallback(|| async { status(404, "the node agent serves /containerLogs, /exec, /attach and /metrics only") })
         .layer(middleware::from_fn_with_state(agent.clone(), authenticate))
         .with_state(agent)
 }
@@ -61,6 +62,10 @@ async fn authenticate(State(agent): State<Agent>, request: Request, next: Next) 
         return status(401, "Unauthorized");
     }
     next.run(request).await
+}
+
+async fn metrics(State(agent): State<Agent>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], agent.streams.metrics()).into_response()
 }
 
 fn authorized(expected: &[u8], headers: &HeaderMap) -> bool {
