@@ -226,9 +226,11 @@ impl Manager {
 }
 
 impl Manager {
-    /// The running run of a container, for exec and attach.
-    fn running(&self, uid: &str, container: &str) -> Result<String, StreamError> {
-        self.runs(uid, container)
+    /// The running run of the container a request names, for exec and attach.
+    fn running(&self, target: &ContainerRef) -> Result<String, StreamError> {
+        let (pod, container) = self.resolve(target)?;
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+        self.runs(uid, &container)
             .into_iter()
             .find(|(_, id)| matches!(self.shared.runtime.status(id), Ok(Status::Running(_))))
             .map(|(_, id)| id)
@@ -244,7 +246,7 @@ impl Streams for Manager {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
         let runs = self.runs(uid, &container);
         let pick = if previous { runs.get(1) } else { runs.first() };
-        let Some((attempt, id)) = pick else {
+        let Some((_, id)) = pick else {
             let message = if previous {
                 format!("previous terminated container \"{container}\" in pod \"{}\" not found", target.pod)
             } else {
@@ -254,7 +256,6 @@ impl Streams for Manager {
         };
         let spec = self.shared.runtime.spec(id).map_err(|e| StreamError::new(500, e.to_string()))?;
         let live = matches!(self.shared.runtime.status(id), Ok(Status::Running(_) | Status::Creating));
-        let _ = attempt;
         Ok(LogFile { path: spec.log_path, live })
     }
 
@@ -263,11 +264,9 @@ impl Streams for Manager {
         target: &ContainerRef,
         request: SessionRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Session, StreamError>> + Send + '_>> {
-        let resolved = self.resolve(target);
+        let id = self.running(target);
         Box::pin(async move {
-            let (pod, container) = resolved?;
-            let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
-            let id = self.running(uid, &container)?;
+            let id = id?;
             let command = self
                 .shared
                 .runtime
@@ -282,13 +281,8 @@ impl Streams for Manager {
         target: &ContainerRef,
         request: SessionRequest,
     ) -> Pin<Box<dyn Future<Output = Result<Session, StreamError>> + Send + '_>> {
-        let resolved = self.resolve(target);
-        Box::pin(async move {
-            let (pod, container) = resolved?;
-            let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
-            let id = self.running(uid, &container)?;
-            crate::attach::session(self.shared.runtime.clone(), id, &request)
-        })
+        let id = self.running(target);
+        Box::pin(async move { crate::attach::session(self.shared.runtime.clone(), id?, &request) })
     }
 
     fn metrics(&self) -> String {
