@@ -233,9 +233,8 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
     if let Some(parent) = spec.log_path.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
-    let file = OpenOptions::new().create(true).append(true).open(&spec.log_path);
-    let mut log = match file {
-        Ok(f) => Some(LogWriter::new(f)),
+    let mut log = match LogWriter::open(&spec.log_path) {
+        Ok(w) => Some(w),
         Err(e) => {
             eprintln!("opening {}: {e}", spec.log_path.display());
             None

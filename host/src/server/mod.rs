@@ -153,7 +153,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
 
-    if !args.no_agent {
+    let as_root = nix::unistd::geteuid().is_root();
+    if !args.no_agent && !as_root {
+        tracing::warn!("not running as root: no local node (containers need root); pass --no-agent to silence this");
+    }
+    if !args.no_agent && as_root {
         let ca = std::fs::read(data_dir.join("pki").join("ca.crt")).ok();
         let default_listen = std::net::SocketAddr::new(args.listen.ip(), 0);
         let config = crate::node::config(
