@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API server, the store and the controllers (and, later, a local node).
+    /// Run the API server, the store, the controllers, the scheduler and (as root) a local node.
     Server(server::ServerArgs),
     /// Manage WebAssembly plugins: push, list, roll back, test locally.
     #[command(subcommand)]

@@ -18,7 +18,8 @@ pub struct NodeArgs {
     /// Where the agent serves logs and exec to the API server.
     #[arg(long = "agent-listen")]
     pub agent_listen: Option<SocketAddr>,
-    /// The address the API server reaches the agent at (default: the listen address).
+    /// The address the API server reaches the agent at (default: the listen address, or
+    /// when that is 0.0.0.0 the local address that leads to the server).
     #[arg(long = "node-ip")]
     pub node_ip: Option<String>,
     /// At most this many processes in a container (a fork bomb stops there).
@@ -43,6 +44,7 @@ pub struct AgentArgs {
     /// The cluster CA (the server's <data-dir>/pki/ca.crt).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Images, containers and pod state of this node.
     #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::server::default_data_dir())]
     pub data_dir: PathBuf,
     #[command(flatten)]
@@ -59,6 +61,17 @@ fn shim_command() -> anyhow::Result<Vec<std::ffi::OsString>> {
     Ok(vec![exe.into_os_string(), "shim".into()])
 }
 
+/// The local address the kernel would use to reach the server (a UDP
+/// connect sends nothing; it only picks the route).
+fn route_to(server: &str) -> Option<String> {
+    let authority = server.split("://").nth(1)?.split('/').next()?;
+    let target = std::net::ToSocketAddrs::to_socket_addrs(authority).ok()?.next()?;
+    let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0".parse().ok()? } else { "[::]:0".parse().ok()? };
+    let socket = std::net::UdpSocket::bind(any).ok()?;
+    socket.connect(target).ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
+}
+
 pub fn config(
     server: String,
     token: String,
@@ -68,13 +81,11 @@ pub fn config(
     default_listen: SocketAddr,
 ) -> anyhow::Result<AgentConfig> {
     let listen = node.agent_listen.unwrap_or(default_listen);
-    let address = node.node_ip.clone().unwrap_or_else(|| {
-        if listen.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            listen.ip().to_string()
-        }
-    });
+    let address = match &node.node_ip {
+        Some(ip) => ip.clone(),
+        None if listen.ip().is_unspecified() => route_to(&server).unwrap_or_else(|| "127.0.0.1".into()),
+        None => listen.ip().to_string(),
+    };
     Ok(AgentConfig {
         server,
         token,
