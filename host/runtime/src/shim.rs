@@ -165,7 +165,7 @@ fn start(spec: &ContainerSpec, dir: &Path) -> Result<Running, String> {
             None,
         )
     };
-    let group = cgroups::create(&spec.cgroup, &spec.resources).map_err(|e| e.to_string())?;
+    let group = cgroups::create(&spec.cgroup, &spec.resources, spec.security.privileged).map_err(|e| e.to_string())?;
     if !spec.namespaces.host_pid {
         // Only children move into the new PID namespace: the container's process will be its PID 1.
         unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare pid: {e}"))?;

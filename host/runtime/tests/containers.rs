@@ -239,3 +239,16 @@ fn a_terminal_of_its_own() {
     assert_eq!(lines[0], "/dev/pts/0", "the terminal is in the container's devpts: {text}");
     assert_eq!(lines[1], "1");
 }
+
+#[test]
+fn only_the_usual_devices() {
+    if !ready() {
+        return;
+    }
+    let f = fixture();
+    // A block device node may be made (mknod is allowed) but never opened.
+    let spec = f.spec("dev", "mknod /tmp/disk b 7 0 && echo made; head -c1 /tmp/disk 2>&1; echo ok > /dev/null && echo null-ok");
+    let (exited, text) = f.run(&spec);
+    assert_eq!(exited.exit_code, 0, "{text}");
+    assert!(text.contains("made") && text.contains("Operation not permitted") && text.contains("null-ok"), "{text}");
+}
