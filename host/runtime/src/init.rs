@@ -46,7 +46,20 @@ fn join(path: &Path, kind: CloneFlags) -> Result<()> {
     setns(&f, kind).map_err(|e| format!("joining namespace {}: {e}", path.display()))
 }
 
+/// Default dispositions and an empty mask, as a fresh process has: the shim
+/// (a Rust program) ignores SIGPIPE, and that would otherwise be inherited.
+pub fn reset_signals() {
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting a signal's disposition to its default.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+}
+
 fn prepare(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd) -> Result<()> {
+    reset_signals();
     let ns = &spec.namespaces;
     let mut fresh = CloneFlags::CLONE_NEWNS;
     // Shared with the sandbox (a path), the host's (host_*), or a new one of its own.

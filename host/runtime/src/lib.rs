@@ -115,15 +115,18 @@ impl Runtime {
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         state::write_json(&dir, state::SPEC, spec)?;
-        let mut child = self
+        let spawned = self
             .shim_command()
             .arg("run")
             .arg(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::Start(format!("starting the shim {:?}: {e}", self.shim[0])))?;
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => return Err(self.failed(&dir, format!("starting the shim {:?}: {e}", self.shim[0]))),
+        };
         let mut answer = String::new();
         if let Some(mut out) = child.stdout.take() {
             let _ = out.read_to_string(&mut answer);
@@ -131,17 +134,29 @@ impl Runtime {
         let _ = child.wait();
         let answer = answer.trim();
         if let Some(message) = answer.strip_prefix("error: ") {
-            return Err(Error::Start(message.to_string()));
+            return Err(self.failed(&dir, message.to_string()));
         }
         match state::status(&dir)? {
             Status::Running(started) => Ok(started),
             // It ran and ended before we looked.
-            Status::Exited(e) if e.error.is_none() => Ok(Started { pid: 0, shim_pid: 0, started_at: e.started_at }),
-            _ => Err(Error::Start(format!(
-                "the shim ended without starting the container (see {})",
-                dir.join("shim.log").display()
-            ))),
+            Status::Exited(e) if e.error.is_none() => {
+                Ok(Started { pid: 0, shim_pid: 0, started_at: e.started_at, boot_id: state::boot_id() })
+            }
+            _ => Err(self.failed(
+                &dir,
+                format!("the shim ended without starting the container (see {})", dir.join("shim.log").display()),
+            )),
         }
+    }
+
+    /// Records a start that failed before the shim could, so the container
+    /// reads as ended (StartError) rather than being created forever.
+    fn failed(&self, dir: &Path, message: String) -> Error {
+        if matches!(state::status(dir), Ok(Status::Creating)) {
+            let now = state::now();
+            let _ = state::write_json(dir, state::EXITED, &Exited::failed(now, message.clone()));
+        }
+        Error::Start(message)
     }
 
     /// The container's folder (its FIFOs for attach are there).
@@ -160,19 +175,23 @@ impl Runtime {
         }
         let status = state::status(&dir)?;
         if let Status::Running(s) = &status {
-            if !alive(s.shim_pid) && !alive(s.pid) {
-                // Both gone without a record (the node rebooted, or the shim was killed): say so.
-                return Ok(state::status(&dir)?).map(|st| match st {
-                    Status::Running(s) => Status::Exited(Exited {
+            // After a reboot the pids name other processes; otherwise both gone without a record.
+            let rebooted = s.boot_id != state::boot_id();
+            if rebooted || (!alive(s.shim_pid) && !alive(s.pid)) {
+                // Read again: the shim may have written its record meanwhile.
+                if let Status::Running(s) = state::status(&dir)? {
+                    let exited = Exited {
                         exit_code: 255,
                         signal: None,
                         oom_killed: false,
                         started_at: s.started_at,
                         finished_at: state::now(),
                         error: Some("the container's shim ended before the container did".into()),
-                    }),
-                    other => other,
-                });
+                    };
+                    // Written once, so the end keeps its time.
+                    state::write_json(&dir, state::EXITED, &exited)?;
+                }
+                return state::status(&dir);
             }
         }
         Ok(status)
@@ -181,6 +200,7 @@ impl Runtime {
     /// Sends a signal to the container's first process.
     pub fn signal(&self, id: &str, signal: Signal) -> Result<(), Error> {
         if let Status::Running(s) = self.status(id)? {
+            // status() has checked the pid is still this container's (same boot, shim or process alive).
             if s.pid > 0 {
                 let _ = kill(Pid::from_raw(s.pid), signal);
             }

@@ -3,6 +3,7 @@
 //! (a small tmpfs with the usual nodes, devpts, shm, mqueue), /sys, the
 //! volumes, then pivot_root into it and the kernel's sensitive paths masked.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -19,13 +20,35 @@ fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, d
         .map_err(|e| format!("mounting {} on {}: {e}", fstype.or(src).unwrap_or("?"), target.display()))
 }
 
-/// `dest` inside `root`, with `..` never climbing out.
+/// `dest` inside `root`, resolving the image's symlinks as if `root` were
+/// `/` (as securejoin does): neither `..` nor a link such as `/data ->
+/// /etc/cron.d` can lead a mount point out of the container's root.
 pub fn within(root: &Path, dest: &str) -> PathBuf {
     let mut out = root.to_path_buf();
-    for c in Path::new(dest).components() {
-        match c {
-            Component::Normal(part) => out.push(part),
-            Component::ParentDir if out != root => {
+    let mut todo: VecDeque<PathBuf> = Path::new(dest).components().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut hops = 0;
+    while let Some(part) = todo.pop_front() {
+        match part.components().next() {
+            Some(Component::Normal(name)) => {
+                let next = out.join(name);
+                match fs::symlink_metadata(&next) {
+                    Ok(m) if m.file_type().is_symlink() && hops < 40 => {
+                        hops += 1;
+                        let Ok(target) = fs::read_link(&next) else {
+                            out = next;
+                            continue;
+                        };
+                        if target.is_absolute() {
+                            out = root.to_path_buf();
+                        }
+                        for c in target.components().rev() {
+                            todo.push_front(PathBuf::from(c.as_os_str()));
+                        }
+                    }
+                    _ => out = next,
+                }
+            }
+            Some(Component::ParentDir) if out != root => {
                 out.pop();
             }
             _ => {}
@@ -218,9 +241,18 @@ mod tests {
 
     #[test]
     fn within_never_leaves_the_root() {
-        let root = Path::new("/r");
-        assert_eq!(within(root, "/etc/hosts"), PathBuf::from("/r/etc/hosts"));
-        assert_eq!(within(root, "../../etc"), PathBuf::from("/r/etc"));
-        assert_eq!(within(root, "/a/../../b"), PathBuf::from("/r/b"));
+        let root = Path::new("/nonexistent-root");
+        assert_eq!(within(root, "/etc/hosts"), root.join("etc/hosts"));
+        assert_eq!(within(root, "../../etc"), root.join("etc"));
+        assert_eq!(within(root, "/a/../../b"), root.join("b"));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        symlink("/etc/cron.d", root.join("data")).unwrap();
+        symlink("../../../..", root.join("etc/up")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(within(root, "/data/x"), root.join("etc/cron.d/x"));
+        assert_eq!(within(root, "/etc/up/passwd"), root.join("passwd"));
+        assert!(within(root, "/loop/x").starts_with(root));
     }
 }

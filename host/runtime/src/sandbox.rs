@@ -41,7 +41,15 @@ pub fn existing(root: &Path, pod_uid: &str) -> Option<Sandbox> {
         return None;
     }
     let some = |n: &str| Some(d.join(n)).filter(|p| p.exists());
-    Some(Sandbox { net: some("net"), ipc: some("ipc"), uts: some("uts") })
+    let sandbox = Sandbox { net: some("net"), ipc: some("ipc"), uts: some("uts") };
+    // After a reboot the pins are plain empty files: the namespaces are gone.
+    let pinned = [&sandbox.net, &sandbox.ipc, &sandbox.uts].into_iter().flatten().all(|p| is_namespace(p));
+    pinned.then_some(sandbox)
+}
+
+fn is_namespace(path: &Path) -> bool {
+    const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::FsType(NSFS_MAGIC as _))
 }
 
 /// Makes the namespaces on a thread of their own (unshare changes only the
@@ -51,6 +59,10 @@ pub fn create(root: &Path, pod_uid: &str, hostname: &str, host: HostShares) -> R
         return Ok(s);
     }
     let d = dir(root, pod_uid);
+    if d.exists() {
+        // Half made, or left from before a reboot.
+        remove(root, pod_uid)?;
+    }
     fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
     let hostname = hostname.to_string();
     let d2 = d.clone();

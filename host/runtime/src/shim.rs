@@ -71,20 +71,17 @@ fn run(dir: &Path) -> i32 {
     let started_at = state::now();
     match start(&spec, dir) {
         Err(message) => {
-            let exited = Exited {
-                exit_code: 128,
-                signal: None,
-                oom_killed: false,
-                started_at: started_at.clone(),
-                finished_at: state::now(),
-                error: Some(message.clone()),
-            };
-            let _ = state::write_json(dir, state::EXITED, &exited);
+            let _ = state::write_json(dir, state::EXITED, &Exited::failed(started_at, message.clone()));
             println!("error: {message}");
             1
         }
         Ok(running) => {
-            let started = Started { pid: running.pid.as_raw(), shim_pid: std::process::id() as i32, started_at };
+            let started = Started {
+                pid: running.pid.as_raw(),
+                shim_pid: std::process::id() as i32,
+                started_at,
+                boot_id: state::boot_id(),
+            };
             if let Err(e) = state::write_json(dir, state::STARTED, &started) {
                 eprintln!("recording the start: {e}");
             }
@@ -403,6 +400,10 @@ fn exec(dir: &Path, tty: bool, cmd: &[String]) -> i32 {
 }
 
 fn exec_child(spec: &ContainerSpec, terminal: Option<&OwnedFd>) -> Result<(), String> {
+    init::reset_signals();
+    // The command ends with its caller (a timed-out probe, a closed session), as under containerd.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
     if let Some(slave) = terminal {
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         crate::console::adopt(slave)?;

@@ -23,6 +23,9 @@ pub struct Started {
     pub shim_pid: i32,
     /// RFC 3339 with nanoseconds.
     pub started_at: String,
+    /// The kernel's boot id: after a reboot the pids mean other processes.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +40,25 @@ pub struct Exited {
     pub finished_at: String,
     /// Why the process never ran (reported as StartError).
     pub error: Option<String>,
+}
+
+impl Exited {
+    /// A container that never ran.
+    pub fn failed(at: String, message: String) -> Exited {
+        Exited {
+            exit_code: 128,
+            signal: None,
+            oom_killed: false,
+            started_at: at.clone(),
+            finished_at: at,
+            error: Some(message),
+        }
+    }
+}
+
+/// This boot of the kernel.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 /// What the runtime knows of a container.

@@ -247,7 +247,10 @@ fn only_the_usual_devices() {
     }
     let f = fixture();
     // A block device node may be made (mknod is allowed) but never opened.
-    let spec = f.spec("dev", "mknod /tmp/disk b 7 0 && echo made; head -c1 /tmp/disk 2>&1; echo ok > /dev/null && echo null-ok");
+    let spec = f.spec(
+        "dev",
+        "mknod /tmp/disk b 7 0 && echo made; head -c1 /tmp/disk 2>&1; echo ok > /dev/null && echo null-ok",
+    );
     let (exited, text) = f.run(&spec);
     assert_eq!(exited.exit_code, 0, "{text}");
     assert!(text.contains("made") && text.contains("Operation not permitted") && text.contains("null-ok"), "{text}");

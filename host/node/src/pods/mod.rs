@@ -100,6 +100,18 @@ impl Manager {
             for pod in items {
                 self.dispatch(WatchEvent { kind: "ADDED".into(), object: pod }).await;
             }
+            // Pods deleted while no watch was open: their workers stop now.
+            let vanished: Vec<mpsc::Sender<Msg>> = match self.registry.lock() {
+                Ok(mut reg) => {
+                    reg.names.retain(|_, p| p["metadata"]["uid"].as_str().is_some_and(|u| uids.iter().any(|x| x == u)));
+                    let gone: Vec<String> = reg.by_uid.keys().filter(|u| !uids.contains(u)).cloned().collect();
+                    gone.iter().filter_map(|u| reg.by_uid.remove(u)).collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            for tx in vanished {
+                let _ = tx.send(Msg::Deleted).await;
+            }
             self.collect_orphans(&uids).await;
             let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
             let path =

@@ -110,6 +110,8 @@ pub struct Worker {
     pub finished: bool,
     /// When this agent first saw the pod; None once its start is counted.
     seen_at: Option<Instant>,
+    /// The API says the pod no longer exists.
+    gone: bool,
 }
 
 fn uid(pod: &Value) -> String {
@@ -170,6 +172,7 @@ impl Worker {
             // A pod that has ended stays ended, even if its containers are gone (a node reset).
             finished: matches!(pod_phase.as_str(), "Succeeded" | "Failed"),
             seen_at: Some(Instant::now()),
+            gone: false,
         };
         w.adopt();
         w
@@ -241,6 +244,10 @@ impl Worker {
             }
             self.sync().await;
             self.report().await;
+            if self.gone {
+                deleted_outright = true;
+                break;
+            }
             match tokio::time::timeout(TICK, rx.recv()).await {
                 Ok(Some(Msg::Update(pod))) => self.pod = pod,
                 Ok(Some(Msg::Deleted)) | Ok(None) => {
@@ -676,7 +683,8 @@ impl Worker {
             sandbox: &sandbox,
             pod_dir: &self.pod_dir,
             log_path: self.log_dir.join(&t.name).join(format!("{}.log", t.attempt)),
-            cgroup: format!("{}/pod{uid}/{}", self.shared.cgroup_parent, t.name),
+            // A group per run: the OOM count of one run must not mark the next.
+            cgroup: format!("{}/pod{uid}/{}-{}", self.shared.cgroup_parent, t.name, t.attempt),
             labels,
             pids_limit: self.shared.pids_limit,
         })
@@ -820,7 +828,7 @@ impl Worker {
                     self.pod = pod;
                 }
             }
-            Err(e) if e.is_not_found() => self.last_status = status,
+            Err(e) if e.is_not_found() => self.gone = true,
             Err(e) => tracing::warn!(error = %e, "writing the pod status"),
         }
     }
