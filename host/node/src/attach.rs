@@ -25,10 +25,18 @@ pub fn session(runtime: Runtime, id: String, request: &SessionRequest) -> Result
         ));
     }
     let stdin = if request.stdin {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking open: with no shim reading, it fails at once (ENXIO) instead of hanging.
         let file = std::fs::OpenOptions::new()
             .write(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(dir.join(skiff_runtime::shim::STDIN_FIFO))
             .map_err(|e| StreamError::new(500, format!("opening the container's stdin: {e}")))?;
+        let flags = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(|e| StreamError::new(500, e.to_string()))?;
+        let blocking = nix::fcntl::OFlag::from_bits_truncate(flags) - nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETFL(blocking))
+            .map_err(|e| StreamError::new(500, e.to_string()))?;
         Some(Box::pin(tokio::fs::File::from_std(file)) as std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>)
     } else {
         None
@@ -43,7 +51,9 @@ pub fn session(runtime: Runtime, id: String, request: &SessionRequest) -> Result
     let resize = spec.tty.then(|| {
         Box::new(move |cols: u16, rows: u16| {
             use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&resize_path) {
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&resize_path)
+            {
                 let _ = writeln!(f, "{cols} {rows}");
             }
         }) as Box<dyn Fn(u16, u16) + Send + Sync>

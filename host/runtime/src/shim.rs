@@ -261,6 +261,8 @@ fn supervise(spec: &ContainerSpec, dir: &Path, running: Running, started_at: &st
             }
             if let Some((fifo, target)) = running.input.as_ref().filter(|(f, _)| f.as_raw_fd() == pfd.fd) {
                 if let Ok(n) = nix::unistd::read(fifo, &mut buf) {
+                    // Never block on a container that does not read its input: the output must keep flowing.
+                    let _ = nix::fcntl::fcntl(target.as_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
                     write_all(target, &buf[..n]);
                 }
             } else if let Some((fifo, terminal)) = running.resize.as_ref().filter(|(f, _)| f.as_raw_fd() == pfd.fd) {
@@ -487,6 +489,7 @@ fn relay(master: &OwnedFd, child: Pid) {
     }
 }
 
+/// Writes what the descriptor takes; on a non-blocking one that is full, the rest is dropped.
 fn write_all_to(fd: std::os::fd::BorrowedFd<'_>, mut data: &[u8]) {
     while !data.is_empty() {
         match nix::unistd::write(fd, data) {

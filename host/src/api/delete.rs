@@ -87,11 +87,11 @@ fn graceful_pod_deletion(pod: &mut Value, opts: &DeleteOptions) -> Option<Decisi
         if grace >= current {
             return Some(Decision::Keep);
         }
-        meta::metadata_mut(pod).insert("deletionGracePeriodSeconds".into(), json!(grace));
-        return Some(Decision::Put(pod.clone()));
     }
+    // As Kubernetes: deletionTimestamp is when the grace period ends.
+    let end = chrono::Utc::now() + chrono::Duration::seconds(grace);
     let m = meta::metadata_mut(pod);
-    m.insert("deletionTimestamp".into(), json!(meta::now()));
+    m.insert("deletionTimestamp".into(), json!(end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
     m.insert("deletionGracePeriodSeconds".into(), json!(grace));
     Some(Decision::Put(pod.clone()))
 }
