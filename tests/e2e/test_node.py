@@ -325,15 +325,15 @@ def test_graceful_deletion_runs_pre_stop_then_term_then_kill(node, ns, busybox, 
 
 def test_init_containers_env_and_volumes(node, ns, busybox):
     node.kubectl("create", "configmap", "cfg", "-n", ns, "--from-literal=greeting=hello", "--from-literal=file=v1")
-    spec = pod("init", busybox, "cat /work/init.txt; echo $GREETING $(NAME) $POD; cat /cfg/file; echo; sleep 3600",
+    spec = pod("init", busybox, "cat /scratch/init.txt; echo $GREETING $(NAME) $POD; cat /cfg/file; echo; sleep 3600",
                initContainers=[{"name": "prepare", "image": busybox,
-                                "command": ["sh", "-c", "echo from-init > /work/init.txt"],
-                                "volumeMounts": [{"name": "work", "mountPath": "/work"}]}],
+                                "command": ["sh", "-c", "echo from-init > /scratch/init.txt"],
+                                "volumeMounts": [{"name": "work", "mountPath": "/scratch"}]}],
                volumes=[{"name": "work", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "cfg"}}],
                container={"env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}},
                                   {"name": "NAME", "value": "world"},
                                   {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                          "volumeMounts": [{"name": "work", "mountPath": "/work"},
+                          "volumeMounts": [{"name": "work", "mountPath": "/scratch"},
                                            {"name": "cfg", "mountPath": "/cfg"}]})
     apply(node, ns, spec)
     p = running(node, ns, "init")
