@@ -57,6 +57,10 @@ fn fixture() -> Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        // Containers a failed assertion left running, then their groups.
+        for id in self.rt.list() {
+            let _ = self.rt.remove(&id);
+        }
         // The tests' parent group, once no test uses it any more.
         skiff_runtime::cgroups::remove_if_empty("skiff-test");
     }
@@ -194,6 +198,14 @@ fn sandbox_shares_network_and_hostname_and_exec_enters() {
     let f = fixture();
     let uid = format!("test-{}", std::process::id());
     let sandbox = f.rt.create_sandbox(&uid, "podname", HostShares::default()).unwrap();
+    // Unpinned even if an assertion fails: the pins are mounts on the host.
+    struct Unpin<'a>(&'a Runtime, &'a str);
+    impl Drop for Unpin<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.remove_sandbox(self.1);
+        }
+    }
+    let _unpin = Unpin(&f.rt, &uid);
     let mut spec = f.spec("long", "echo up; sleep 30");
     spec.namespaces.net = sandbox.net.clone();
     spec.namespaces.uts = sandbox.uts.clone();
@@ -222,7 +234,6 @@ fn sandbox_shares_network_and_hostname_and_exec_enters() {
     let exited = f.rt.wait("long", Duration::from_secs(10)).unwrap().unwrap();
     assert_eq!(exited.exit_code, 137);
     f.rt.remove("long").unwrap();
-    f.rt.remove_sandbox(&uid).unwrap();
 }
 
 #[test]
