@@ -109,13 +109,13 @@ def status_of(p: dict, container: str = "main") -> dict:
 
 def test_a_pod_runs_isolated_from_a_pulled_image(node, ns, busybox):
     # "$$$$" reaches the shell as "$$" (Kubernetes expands $(VAR) and unescapes $$).
-    script = ("echo pid=$$$$; echo host=$(hostname); set -- /proc/[0-9]*; echo procs=$*; "
+    script = ("echo pid=$$$$; echo host=$(hostname) $HOSTNAME; set -- /proc/[0-9]*; echo procs=$*; "
               "ls /; cat /etc/hosts | tail -1; id; sleep 3600")
     apply(node, ns, pod("iso", busybox, script, container={"imagePullPolicy": "Always"}))
     p = running(node, ns, "iso")
     text = wait_for(lambda: (t := logs(node, ns, "iso")) and "uid=" in t and t, what="the script's output")
     assert "pid=1\n" in text, text
-    assert "host=iso\n" in text, text
+    assert "host=iso iso\n" in text, text
     assert "procs=/proc/1\n" in text, "the container sees only its own processes: " + text
     listing = text.split("procs=/proc/1\n", 1)[1]
     assert "busybox" not in listing and "bin" in listing and "work" not in listing, listing

@@ -32,7 +32,7 @@ type Result<T> = std::result::Result<T, String>;
 /// Never returns: execs the command, or reports why not and exits.
 pub fn run(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd, errors: OwnedFd) -> ! {
     let error = match prepare(spec, state, stdio, go) {
-        Ok(()) => exec(spec),
+        Ok(home) => exec_args(&spec.args, &environment(spec, &home)),
         Err(e) => e,
     };
     let mut f = std::fs::File::from(errors);
@@ -58,7 +58,8 @@ pub fn reset_signals() {
     let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }
 
-fn prepare(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd) -> Result<()> {
+/// Everything between fork and exec; returns the user's home.
+fn prepare(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd) -> Result<String> {
     reset_signals();
     let ns = &spec.namespaces;
     let mut fresh = CloneFlags::CLONE_NEWNS;
@@ -105,14 +106,14 @@ fn prepare(spec: &ContainerSpec, state: &Path, stdio: Stdio, go: OwnedFd) -> Res
         drop(master);
         crate::console::adopt(&slave)?;
     }
-    privileges(spec)?;
+    let home = privileges(spec)?;
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
     if std::fs::metadata(cwd).is_err() {
         // As runc: a missing working directory is created.
         std::fs::create_dir_all(cwd).map_err(|e| format!("creating the working directory {cwd}: {e}"))?;
     }
     nix::unistd::chdir(cwd).map_err(|e| format!("chdir to cwd ({cwd:?}) set in config.json failed: {e}"))?;
-    Ok(())
+    Ok(home)
 }
 
 fn dup_onto(fd: RawFd, to: RawFd) -> Result<()> {
@@ -123,29 +124,72 @@ fn dup_onto(fd: RawFd, to: RawFd) -> Result<()> {
     Ok(())
 }
 
-/// Looks `name` up in the container's /etc/passwd: (uid, gid).
-fn lookup_user(name: &str) -> Result<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
+/// A user of the container's /etc/passwd.
+struct Account {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+/// The first /etc/passwd entry `matches` accepts (by name or uid).
+fn account(matches: impl Fn(&str, u32) -> bool) -> Option<Account> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        let uid = f.get(2)?.parse().ok()?;
+        matches(f[0], uid).then(|| Account {
+            name: f[0].to_string(),
+            uid,
+            gid: f.get(3).and_then(|g| g.parse().ok()).unwrap_or(0),
+            home: f.get(5).filter(|h| !h.is_empty()).unwrap_or(&"/").to_string(),
+        })
+    })
+}
+
+/// The groups /etc/group lists `user` as a member of.
+fn member_of(user: &str) -> Vec<u32> {
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    groups
         .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() > 3 && f[0] == name)
-        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-        .ok_or_else(|| format!("unable to find user {name}: no matching entries in passwd file"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let members = f.get(3)?;
+            members.split(',').any(|m| m.trim() == user).then(|| f.get(2)?.parse().ok())?
+        })
+        .collect()
+}
+
+/// The environment the command gets: the spec's, with HOME from the user's
+/// passwd entry (or `/`) when it sets none, as container runtimes do.
+pub fn environment(spec: &ContainerSpec, home: &str) -> Vec<String> {
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+    env
 }
 
 /// Groups, user, capabilities and no_new_privs, in the order that keeps the
-/// process able to make each change until the last.
-pub fn privileges(spec: &ContainerSpec) -> Result<()> {
+/// process able to make each change until the last. Returns the user's home.
+pub fn privileges(spec: &ContainerSpec) -> Result<String> {
     let mut uid = spec.user.uid;
     let mut gid = spec.user.gid;
-    if let Some(name) = &spec.user.name {
-        let (u, g) = lookup_user(name)?;
-        uid = u;
+    let found = match &spec.user.name {
+        Some(name) => Some(
+            account(|n, _| n == name)
+                .ok_or_else(|| format!("unable to find user {name}: no matching entries in passwd file"))?,
+        ),
+        None => account(|_, u| u == uid),
+    };
+    if let Some(a) = &found {
+        uid = a.uid;
         if !spec.user.gid_set {
-            gid = g;
+            // As Docker: a user without a group gets the primary group of its passwd entry.
+            gid = a.gid;
         }
     }
+    let home = found.as_ref().map_or_else(|| "/".to_string(), |a| a.home.clone());
     let keep = caps::effective_set(
         spec.security.privileged,
         &spec.security.add_capabilities,
@@ -155,6 +199,10 @@ pub fn privileges(spec: &ContainerSpec) -> Result<()> {
     caps::restrict(&keep).map_err(|e| format!("dropping capabilities: {e}"))?;
     let mut groups: Vec<Gid> = vec![Gid::from_raw(gid)];
     groups.extend(spec.user.additional_gids.iter().map(|g| Gid::from_raw(*g)));
+    if let Some(a) = &found {
+        groups.extend(member_of(&a.name).into_iter().map(Gid::from_raw));
+    }
+    groups.dedup();
     nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
     nix::unistd::setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
         .map_err(|e| format!("setgid {gid}: {e}"))?;
@@ -166,7 +214,7 @@ pub fn privileges(spec: &ContainerSpec) -> Result<()> {
             return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
         }
     }
-    Ok(())
+    Ok(home)
 }
 
 /// Where `cmd` is, as execvp would find it with the container's PATH.
@@ -195,10 +243,6 @@ pub fn resolve(cmd: &str, env: &[String]) -> Result<PathBuf> {
 }
 
 /// Execs the command; returns only with the reason it could not.
-pub fn exec(spec: &ContainerSpec) -> String {
-    exec_args(&spec.args, &spec.env)
-}
-
 pub fn exec_args(args: &[String], env: &[String]) -> String {
     let Some(first) = args.first() else { return "no command specified".into() };
     let path = match resolve(first, env) {

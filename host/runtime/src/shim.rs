@@ -369,15 +369,20 @@ fn exec(dir: &Path, tty: bool, cmd: &[String]) -> i32 {
     // SAFETY: single-threaded.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let mut env = spec.env.clone();
-            if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-                env.push("TERM=xterm".into());
-            }
             let slave = terminal.map(|(master, slave)| {
                 drop(master);
                 slave
             });
-            let error = exec_child(&spec, slave.as_ref()).err().unwrap_or_else(|| init::exec_args(cmd, &env));
+            let error = match exec_child(&spec, slave.as_ref()) {
+                Ok(home) => {
+                    let mut env = init::environment(&spec, &home);
+                    if tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+                        env.push("TERM=xterm".into());
+                    }
+                    init::exec_args(cmd, &env)
+                }
+                Err(e) => e,
+            };
             eprintln!("OCI runtime exec failed: exec failed: unable to start container process: {error}");
             let code = if error.contains("not found") || error.contains("no such file") { 127 } else { 126 };
             // SAFETY: leaving the forked child.
@@ -401,7 +406,8 @@ fn exec(dir: &Path, tty: bool, cmd: &[String]) -> i32 {
     }
 }
 
-fn exec_child(spec: &ContainerSpec, terminal: Option<&OwnedFd>) -> Result<(), String> {
+/// Between fork and exec of an exec'd command; returns the user's home.
+fn exec_child(spec: &ContainerSpec, terminal: Option<&OwnedFd>) -> Result<String, String> {
     init::reset_signals();
     // The command ends with its caller (a timed-out probe, a closed session), as under containerd.
     // SAFETY: prctl with integer arguments only.
@@ -410,9 +416,10 @@ fn exec_child(spec: &ContainerSpec, terminal: Option<&OwnedFd>) -> Result<(), St
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         crate::console::adopt(slave)?;
     }
-    init::privileges(spec)?;
+    let home = init::privileges(spec)?;
     let cwd = if spec.cwd.is_empty() { "/" } else { &spec.cwd };
-    nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))
+    nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))?;
+    Ok(home)
 }
 
 /// Joins the caller's terminal (our stdin/stdout, the agent's) to the

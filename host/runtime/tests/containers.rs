@@ -165,7 +165,7 @@ fn users_capabilities_read_only_root_and_mounts() {
     let vol = f.dir.join("vol");
     std::fs::create_dir_all(&vol).unwrap();
     std::fs::write(vol.join("data"), "volume\n").unwrap();
-    let mut spec = f.spec("sec", "id -u; id -g; cat /data/data; touch /x 2>&1 || echo readonly; touch /scratch/y && echo tmpfs-ok; grep CapBnd /proc/self/status");
+    let mut spec = f.spec("sec", "id -u; id -g; cat /data/data; touch /x 2>&1 || echo readonly; touch /scratch/y && echo tmpfs-ok; grep CapBnd /proc/self/status; echo home=$HOME");
     spec.user.name = Some("nobody".into());
     spec.security.read_only_rootfs = true;
     spec.security.drop_capabilities = vec!["ALL".into()];
@@ -188,6 +188,7 @@ fn users_capabilities_read_only_root_and_mounts() {
     assert!(text.contains("readonly"), "{text}");
     assert!(text.contains("tmpfs-ok"), "{text}");
     assert!(text.contains("CapBnd:\t0000000000000400"), "only NET_BIND_SERVICE is left: {text}");
+    assert!(text.contains("home=/\n") || text.ends_with("home=/"), "HOME from passwd: {text}");
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub fn deleting(pod: &Value) -> bool {
 /// The pods this agent runs, by namespace and name: uid and worker channel.
 #[derive(Default)]
 struct Registry {
-    by_uid: HashMap<String, mpsc::Sender<Msg>>,
+    by_uid: HashMap<String, mpsc::UnboundedSender<Msg>>,
     names: HashMap<(String, String), Value>,
 }
 
@@ -101,7 +101,7 @@ impl Manager {
                 self.dispatch(WatchEvent { kind: "ADDED".into(), object: pod }).await;
             }
             // Pods deleted while no watch was open: their workers stop now.
-            let vanished: Vec<mpsc::Sender<Msg>> = match self.registry.lock() {
+            let vanished: Vec<mpsc::UnboundedSender<Msg>> = match self.registry.lock() {
                 Ok(mut reg) => {
                     reg.names.retain(|_, p| p["metadata"]["uid"].as_str().is_some_and(|u| uids.iter().any(|x| x == u)));
                     let gone: Vec<String> = reg.by_uid.keys().filter(|u| !uids.contains(u)).cloned().collect();
@@ -110,7 +110,7 @@ impl Manager {
                 Err(_) => Vec::new(),
             };
             for tx in vanished {
-                let _ = tx.send(Msg::Deleted).await;
+                let _ = tx.send(Msg::Deleted);
             }
             self.collect_orphans(&uids).await;
             let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
@@ -151,18 +151,19 @@ impl Manager {
         };
         match (event.kind.as_str(), sender) {
             ("DELETED", Some(tx)) => {
-                let _ = tx.send(Msg::Deleted).await;
+                let _ = tx.send(Msg::Deleted);
             }
             ("DELETED", None) => {}
             (_, Some(tx)) => {
-                if tx.send(Msg::Update(pod)).await.is_err() {
+                // Unbounded: a worker busy stopping its pod must not hold up the others.
+                if tx.send(Msg::Update(pod)).is_err() {
                     if let Ok(mut reg) = self.registry.lock() {
                         reg.by_uid.remove(&uid);
                     }
                 }
             }
             (_, None) => {
-                let (tx, rx) = mpsc::channel(16);
+                let (tx, rx) = mpsc::unbounded_channel();
                 if let Ok(mut reg) = self.registry.lock() {
                     reg.by_uid.insert(uid.clone(), tx);
                 }

@@ -167,6 +167,20 @@ fn environment(image_env: &[String], env: &[(String, String)]) -> Vec<String> {
     out
 }
 
+/// The pod's hostname: spec.hostname or its name (the node's with hostNetwork), at most 63 characters.
+pub fn hostname(pod: &Value) -> String {
+    if pod["spec"]["hostNetwork"].as_bool() == Some(true) {
+        return nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    }
+    pod["spec"]["hostname"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .unwrap_or(pod["metadata"]["name"].as_str().unwrap_or("pod"))
+        .chars()
+        .take(63)
+        .collect()
+}
+
 /// The files every container of the pod gets, in the pod's folder.
 pub fn pod_files(pod_dir: &Path) -> [(PathBuf, &'static str); 3] {
     [
@@ -207,11 +221,16 @@ pub fn container_spec(p: Parts<'_>) -> Result<ContainerSpec, SpecError> {
     });
     mounts.extend(p.volume_mounts);
     let working_dir = p.container["workingDir"].as_str().filter(|w| !w.is_empty()).unwrap_or(p.image_workdir);
+    let mut env = environment(p.image_env, &p.env);
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        // As container runtimes set it: the name the container's UTS namespace has.
+        env.push(format!("HOSTNAME={}", hostname(p.pod)));
+    }
     Ok(ContainerSpec {
         id: p.id,
         layers: p.layers,
         args: p.args,
-        env: environment(p.image_env, &p.env),
+        env,
         cwd: working_dir.to_string(),
         user: user(p.pod, p.container, p.image_user)?,
         mounts,

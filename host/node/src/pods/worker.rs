@@ -236,7 +236,7 @@ impl Worker {
         self.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always")
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
         let mut deleted_outright = false;
         loop {
             if crate::pods::deleting(&self.pod) {
@@ -262,7 +262,7 @@ impl Worker {
         } else {
             Duration::from_secs(self.pod["metadata"]["deletionGracePeriodSeconds"].as_u64().unwrap_or(30))
         };
-        self.terminate(grace, &mut rx).await;
+        self.terminate(grace).await;
         self.clean_up().await;
         if !deleted_outright {
             self.report().await;
@@ -439,13 +439,7 @@ impl Worker {
     async fn make_sandbox(&mut self) -> Result<(), String> {
         let uid = uid(&self.pod);
         let spec = &self.pod["spec"];
-        let hostname: String = spec["hostname"]
-            .as_str()
-            .filter(|h| !h.is_empty())
-            .unwrap_or(self.pod["metadata"]["name"].as_str().unwrap_or("pod"))
-            .chars()
-            .take(63)
-            .collect();
+        let hostname = spec::hostname(&self.pod);
         let host = skiff_runtime::HostShares {
             network: spec["hostNetwork"].as_bool() == Some(true),
             ipc: spec["hostIPC"].as_bool() == Some(true),
@@ -737,7 +731,7 @@ impl Worker {
     }
 
     /// Stops every running container at once, each with the grace period.
-    async fn terminate(&mut self, grace: Duration, _rx: &mut mpsc::Receiver<Msg>) {
+    async fn terminate(&mut self, grace: Duration) {
         let mut stopping = Vec::new();
         for i in 0..self.tracks.len() {
             if self.tracks[i].running() {
