@@ -168,7 +168,7 @@ fn render_value(value: &Value) -> String {
 }
 
 /// Go's `strconv.Quote` for the characters that matter in API messages.
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine;
 use serde_json::Value;
+use skiff_apimachinery::field_error::go_quote;
 
 /// What a container's environment is built from: the objects the agent
 /// fetched for the pod (by name, in the pod's namespace; a name missing here
@@ -542,23 +543,6 @@ fn format_map(map: &Value) -> String {
     let mut keys: Vec<&String> = map.keys().collect();
     keys.sort();
     keys.iter().map(|k| format!("{k}={}", go_quote(str_or(&map[k.as_str()], "")))).collect::<Vec<_>>().join("\n")
-}
-
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn split_subscript(path: &str) -> Option<(&str, &str)> {

@@ -24,6 +24,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use nix::sched::{setns, CloneFlags};
 use serde_json::Value;
+use skiff_apimachinery::field_error::go_quote;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -478,10 +479,6 @@ fn truncate(mut s: String) -> String {
         s.truncate(end);
     }
     s
-}
-
-fn go_quote(s: &str) -> String {
-    format!("{s:?}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

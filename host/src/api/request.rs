@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use axum::http::{HeaderMap, Method};
 use serde_json::Value;
+use skiff_node::server::percent_decode as decode;
 
 use super::error::{ApiError, ApiResult};
 use crate::resources::{FieldValidation, Registry, ResourceType};
@@ -109,30 +110,6 @@ impl Query {
     pub fn field_validation(&self) -> ApiResult<FieldValidation> {
         FieldValidation::parse(self.get("fieldValidation"))
     }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The body's media type, without parameters.
