@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use http::Method;
-use http_body_util::BodyExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use skiff_runtime::spec::{ContainerSpec, Resources};
 use skiff_runtime::{Runtime, Status};
@@ -725,7 +724,10 @@ async fn measure_pods(args: &RuntimeArgs, endpoint: &Endpoint) -> anyhow::Result
     let timeout = Duration::from_secs(args.pod_timeout);
     wait_node_ready(endpoint, Duration::from_secs(args.startup_timeout)).await?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let watch = tokio::spawn(watch_running(endpoint.clone(), tx));
+    let path = format!("{PODS}?watch=true&labelSelector=app%3D{LABEL}");
+    let watch = tokio::spawn(skiff::watch_pods(endpoint.clone(), path, tx, |pod: Value| {
+        is_running(&pod).then(|| pod["metadata"]["name"].as_str().map(str::to_string)).flatten()
+    }));
     let mut running = Running { rx, seen: HashMap::new(), endpoint: endpoint.clone() };
     running.opened().await?;
     let mut client = Client::new(endpoint.clone());
@@ -856,44 +858,11 @@ impl Running {
     }
 }
 
-#[derive(Deserialize)]
-struct Event {
-    object: Option<Value>,
-}
-
 /// A pod in phase Running whose containers all run.
 fn is_running(pod: &Value) -> bool {
     let statuses = pod["status"]["containerStatuses"].as_array();
     pod["status"]["phase"] == "Running"
         && statuses.is_some_and(|s| !s.is_empty() && s.iter().all(|c| c["state"]["running"].is_object()))
-}
-
-/// Sends ("", now) once the watch is open, then (name, arrival) for every
-/// event that shows a pod running.
-async fn watch_running(endpoint: Endpoint, tx: mpsc::UnboundedSender<(String, Instant)>) -> anyhow::Result<()> {
-    let mut conn = endpoint.connect().await?;
-    let resp = conn.send(Method::GET, &format!("{PODS}?watch=true&labelSelector=app%3D{LABEL}"), None).await?;
-    if !resp.status().is_success() {
-        bail!("watching pods: HTTP {}", resp.status());
-    }
-    let _ = tx.send((String::new(), Instant::now()));
-    let mut body = resp.into_body();
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
-        let at = Instant::now();
-        buf.extend_from_slice(&data);
-        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=end).collect();
-            let Ok(Event { object: Some(pod) }) = serde_json::from_slice::<Event>(&line) else { continue };
-            if is_running(&pod) {
-                if let Some(name) = pod["metadata"]["name"].as_str() {
-                    let _ = tx.send((name.to_string(), at));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Deletes every benchmark pod with grace 0 and waits (at most a minute)

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use http::Method;
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -142,7 +141,12 @@ async fn one(args: &SchedulerArgs, nodes: usize, policy: &'static str) -> anyhow
     eprintln!("{count} pods created in {:.1}s", started.elapsed().as_secs_f64());
 
     let (bound_tx, mut bound) = mpsc::unbounded_channel();
-    let watch = tokio::spawn(watch_bindings(endpoint.clone(), bound_tx));
+    // (pod name, arrival) for every event that shows a pod with a node.
+    let watch =
+        tokio::spawn(skiff::watch_pods(endpoint.clone(), format!("{PODS}?watch=true"), bound_tx, |pod: EventPod| {
+            let bound = pod.spec.and_then(|s| s.node_name).is_some_and(|n| !n.is_empty());
+            bound.then(|| pod.metadata.and_then(|m| m.name)).flatten()
+        }));
     // The watch is open once it reports its start.
     bound.recv().await.context("the watch did not start")?;
 
@@ -234,11 +238,6 @@ async fn create_pods(endpoint: &Endpoint, count: usize, clients: usize) -> anyho
 }
 
 #[derive(Deserialize)]
-struct Event {
-    object: Option<EventPod>,
-}
-
-#[derive(Deserialize)]
 struct EventPod {
     metadata: Option<Named>,
     spec: Option<Spec>,
@@ -253,32 +252,4 @@ struct Named {
 struct Spec {
     #[serde(rename = "nodeName")]
     node_name: Option<String>,
-}
-
-/// Sends ("", now) once the watch is open, then (pod name, arrival) for
-/// every event that shows a pod with a node.
-async fn watch_bindings(endpoint: Endpoint, tx: mpsc::UnboundedSender<(String, Instant)>) -> anyhow::Result<()> {
-    let mut conn = endpoint.connect().await?;
-    let resp = conn.send(Method::GET, &format!("{PODS}?watch=true"), None).await?;
-    if !resp.status().is_success() {
-        bail!("watching pods: HTTP {}", resp.status());
-    }
-    let _ = tx.send((String::new(), Instant::now()));
-    let mut body = resp.into_body();
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else { continue };
-        let at = Instant::now();
-        buf.extend_from_slice(&data);
-        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=end).collect();
-            let Ok(event) = serde_json::from_slice::<Event>(&line) else { continue };
-            let Some(pod) = event.object else { continue };
-            let bound = pod.spec.and_then(|s| s.node_name).is_some_and(|n| !n.is_empty());
-            if let (true, Some(name)) = (bound, pod.metadata.and_then(|m| m.name)) {
-                let _ = tx.send((name, at));
-            }
-        }
-    }
-    Ok(())
 }

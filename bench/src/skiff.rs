@@ -82,3 +82,42 @@ async fn launch(
     let kubeconfig = if kubeconfig.is_file() { kubeconfig } else { data_dir.join("kubeconfig") };
     Ok(Skiff { process, kubeconfig })
 }
+
+/// Watches pods (`path` carries `watch=true` and any selector): sends ("",
+/// now) once the watch is open, then (name, arrival) for every event whose
+/// pod `pick` names. `T` is what of a pod `pick` needs, decoded from each event.
+pub async fn watch_pods<T: serde::de::DeserializeOwned>(
+    endpoint: crate::conn::Endpoint,
+    path: String,
+    tx: tokio::sync::mpsc::UnboundedSender<(String, std::time::Instant)>,
+    pick: impl Fn(T) -> Option<String>,
+) -> anyhow::Result<()> {
+    use http_body_util::BodyExt;
+
+    #[derive(serde::Deserialize)]
+    struct Event<T> {
+        object: Option<T>,
+    }
+
+    let mut conn = endpoint.connect().await?;
+    let resp = conn.send(http::Method::GET, &path, None).await?;
+    if !resp.status().is_success() {
+        bail!("watching pods: HTTP {}", resp.status());
+    }
+    let _ = tx.send((String::new(), std::time::Instant::now()));
+    let mut body = resp.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        let at = std::time::Instant::now();
+        buf.extend_from_slice(&data);
+        while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            let Ok(Event { object: Some(pod) }) = serde_json::from_slice::<Event<T>>(&line) else { continue };
+            if let Some(name) = pick(pod) {
+                let _ = tx.send((name, at));
+            }
+        }
+    }
+    Ok(())
+}

@@ -721,38 +721,23 @@ impl ProbeTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::mount::{mount, umount2, MntFlags, MsFlags};
-    use nix::sched::unshare;
     use serde_json::json;
-    use std::process::Command;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A network namespace of the test's own, kept alive by a bind mount of
-    /// its namespace file; unmounted on drop.
+    /// A network namespace of the test's own with loopback up: a pod sandbox
+    /// from skiff-runtime; removed on drop.
     struct NetNs {
         file: PathBuf,
-        _dir: tempfile::TempDir,
+        dir: tempfile::TempDir,
     }
 
     impl NetNs {
         fn new() -> anyhow::Result<NetNs> {
             let dir = tempfile::tempdir()?;
-            let file = dir.path().join("net");
-            File::create(&file)?;
-            let target = file.clone();
-            std::thread::spawn(move || -> Result<(), nix::Error> {
-                unshare(CloneFlags::CLONE_NEWNET)?;
-                mount(Some("/proc/thread-self/ns/net"), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            })
-            .join()
-            .map_err(|_| anyhow::anyhow!("namespace thread panicked"))??;
-            let ns = NetNs { file, _dir: dir };
-            let status = Command::new("nsenter")
-                .arg(format!("--net={}", ns.file.display()))
-                .args(["ip", "link", "set", "lo", "up"])
-                .status()?;
-            anyhow::ensure!(status.success(), "ip link set lo up: {status}");
-            Ok(ns)
+            let host = skiff_runtime::HostShares::default();
+            let sandbox = skiff_runtime::sandbox::create(dir.path(), "probe-test", "probe-test", host)?;
+            let file = sandbox.net.ok_or_else(|| anyhow::anyhow!("the sandbox has no network namespace"))?;
+            Ok(NetNs { file, dir })
         }
 
         /// A listener on 127.0.0.1 inside the namespace.
@@ -771,7 +756,7 @@ mod tests {
 
     impl Drop for NetNs {
         fn drop(&mut self) {
-            let _ = umount2(&self.file, MntFlags::MNT_DETACH);
+            let _ = skiff_runtime::sandbox::remove(self.dir.path(), "probe-test");
         }
     }
 
