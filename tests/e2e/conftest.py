@@ -246,12 +246,30 @@ class SkiffServer:
         )
 
 
-@pytest.fixture(scope="session")
-def skiff(tmp_path_factory) -> SkiffServer:
+def skiff_binary() -> Path:
+    """$SKIFF_BIN, else the debug build tests/run makes."""
     binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
     if not binary.exists():
         pytest.fail(f"skiff binary not found at {binary}: build it first (tests/run does)", pytrace=False)
-    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff"))
+    return binary
+
+
+def own_server(tmp_path_factory, label: str, *extra_args: str):
+    """A started server of a test module's own (data dir, port); stopped, and
+    every container its node ran removed, when the generator closes. Fixtures
+    use it with `yield from`."""
+    server = SkiffServer(skiff_binary(), tmp_path_factory.mktemp(label), extra_args)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.reset_node()
+
+
+@pytest.fixture(scope="session")
+def skiff(tmp_path_factory) -> SkiffServer:
+    server = SkiffServer(skiff_binary(), tmp_path_factory.mktemp("skiff"))
     server.start()
     try:
         yield server

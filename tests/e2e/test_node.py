@@ -11,7 +11,6 @@ container it started when they end (`skiff node reset`).
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import select
@@ -26,7 +25,7 @@ import pytest
 import yaml
 
 import images
-from conftest import REPO, SkiffServer, unique, wait_for
+from conftest import SkiffServer, own_server, skiff_binary, unique, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"),
                                 reason="the node agent needs root (CI runs as root)")
@@ -50,18 +49,16 @@ def busybox(registry) -> str:
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
-    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-node"), ("--pod-max-pids", "64"))
-    server.start()
-    wait_for(lambda: server.kubectl("get", "nodes", check=False).stdout.count(" Ready") == 1,
-             timeout=30, what="the node to be Ready")
+    servers = own_server(tmp_path_factory, "skiff-node", "--pod-max-pids", "64")
+    server = next(servers)
     try:
+        wait_for(lambda: server.kubectl("get", "nodes", check=False).stdout.count(" Ready") == 1,
+                 timeout=30, what="the node to be Ready")
         yield server
     finally:
         server.kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force",
                        "--wait=false", check=False)
-        server.stop()
-        server.reset_node()
+        servers.close()
 
 
 @pytest.fixture
@@ -405,7 +402,7 @@ def test_attach_to_the_container_process(node, ns, busybox):
 
 
 def test_an_agent_joins_from_outside_and_its_node_goes_unknown_when_it_stops(tmp_path_factory, busybox):
-    binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
+    binary = skiff_binary()
     server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-join"), ("--no-agent", "--node-monitor-grace-period", "3"))
     server.start()
     agent_dir = tmp_path_factory.mktemp("joined-agent")

@@ -10,19 +10,14 @@ import time
 
 import pytest
 
-from conftest import SkiffServer, unique, wait_for
+from conftest import own_server, unique, wait_for
 
 PG_URL = os.environ.get("SKIFF_TEST_POSTGRES_URL")
 
 
-def serve_from_postgres(binary, tmp_path_factory, label):
+def serve_from_postgres(tmp_path_factory, label):
     """A running server on the shared PostgreSQL store; stopped when the generator closes."""
-    server = SkiffServer(binary, tmp_path_factory.mktemp(label), ("--datastore", PG_URL, "--no-agent"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from own_server(tmp_path_factory, label, "--datastore", PG_URL, "--no-agent")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,7 @@ def pg_server(skiff, tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the PostgreSQL datastore test: set SKIFF_TEST_POSTGRES_URL (tests/run does)")
         pytest.skip("SKIFF_TEST_POSTGRES_URL is not set; tests/run starts a PostgreSQL for this")
-    yield from serve_from_postgres(skiff.binary, tmp_path_factory, "postgres")
+    yield from serve_from_postgres(tmp_path_factory, "postgres")
 
 
 def test_objects_live_in_postgres_and_survive_restart(pg_server):
@@ -58,7 +53,7 @@ def test_objects_live_in_postgres_and_survive_restart(pg_server):
 @pytest.fixture(scope="module")
 def pg_second(pg_server, tmp_path_factory):
     """A second server on the same PostgreSQL store."""
-    yield from serve_from_postgres(pg_server.binary, tmp_path_factory, "postgres-b")
+    yield from serve_from_postgres(tmp_path_factory, "postgres-b")
 
 
 def test_two_servers_share_one_store(pg_server, pg_second):

@@ -19,21 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SkiffServer, unique, wait_for
+from conftest import REPO, own_server, unique, wait_for
 
 PLUGINS_DIR = Path(os.environ.get("SKIFF_PLUGINS_DIR", REPO / "target" / "plugins" / "wasm32-wasip2" / "release"))
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
     # Simulated nodes only: no agent registers this machine among them.
-    server = SkiffServer(binary, tmp_path_factory.mktemp("skiff-scheduler"), ("--no-agent",))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from own_server(tmp_path_factory, "skiff-scheduler", "--no-agent")
 
 
 @pytest.fixture

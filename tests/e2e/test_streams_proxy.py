@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SkiffServer, unique
+from conftest import REPO, SkiffServer, own_server, unique
 
 POD_TIMEOUT = 30
 
@@ -67,18 +67,8 @@ class FakeAgent:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> SkiffServer:
-    binary = Path(os.environ.get("SKIFF_BIN", REPO / "target" / "debug" / "skiff"))
-    if not binary.exists():
-        pytest.fail(f"skiff binary not found at {binary}: build it first (tests/run does)", pytrace=False)
-    help_text = subprocess.run([str(binary), "server", "--help"], capture_output=True, text=True).stdout
     # The fake agent stands for this node's agent: the server must not run its own.
-    extra = ("--no-agent",) if "--no-agent" in help_text else ()
-    srv = SkiffServer(binary, tmp_path_factory.mktemp("skiff-streams"), extra)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from own_server(tmp_path_factory, "skiff-streams", "--no-agent")
 
 
 @pytest.fixture(scope="module")
