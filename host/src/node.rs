@@ -130,18 +130,17 @@ pub struct ResetArgs {
 pub fn reset(args: ResetArgs) -> anyhow::Result<()> {
     let runtime = skiff_runtime::Runtime::new(args.data_dir.join("runtime"), shim_command()?)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut removed = 0;
-    for id in runtime.list() {
-        if let Ok(spec) = runtime.spec(&id) {
-            if let Some(parent) = spec.cgroup.rsplit_once('/').map(|(p, _)| p.to_string()) {
-                runtime.remove(&id).map_err(|e| anyhow::anyhow!("removing container {id}: {e}"))?;
-                let _ = skiff_runtime::cgroups::remove(&parent);
-                removed += 1;
-                continue;
-            }
-        }
-        runtime.remove(&id).map_err(|e| anyhow::anyhow!("removing container {id}: {e}"))?;
-        removed += 1;
+    let ids = runtime.list();
+    // The pods' groups, emptied once their containers are gone.
+    let pod_groups: std::collections::BTreeSet<String> = ids
+        .iter()
+        .filter_map(|id| runtime.spec(id).ok()?.cgroup.rsplit_once('/').map(|(parent, _)| parent.to_string()))
+        .collect();
+    for id in &ids {
+        runtime.remove(id).map_err(|e| anyhow::anyhow!("removing container {id}: {e}"))?;
+    }
+    for group in &pod_groups {
+        skiff_runtime::cgroups::remove_if_empty(group);
     }
     for uid in runtime.sandboxes() {
         let pod_dir = args.data_dir.join("pods").join(&uid);
@@ -149,6 +148,6 @@ pub fn reset(args: ResetArgs) -> anyhow::Result<()> {
         runtime.remove_sandbox(&uid).map_err(|e| anyhow::anyhow!("removing the sandbox of pod {uid}: {e}"))?;
     }
     skiff_runtime::cgroups::remove_if_empty("skiff");
-    println!("removed {removed} containers");
+    println!("removed {} containers", ids.len());
     Ok(())
 }
