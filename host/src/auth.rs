@@ -20,6 +20,16 @@ impl User {
         })
     }
 
+    /// One of the server's own components (`system:skiff:scheduler`, …),
+    /// so audit records and admission plugins can tell them apart.
+    pub fn component(name: &str) -> Arc<User> {
+        Arc::new(User {
+            name: format!("system:skiff:{name}"),
+            uid: String::new(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+        })
+    }
+
     /// The server itself (its controllers and bootstrap).
     pub fn server() -> Arc<User> {
         Arc::new(User {

@@ -43,7 +43,7 @@ impl Recorder {
         reason: &str,
         message: &str,
     ) {
-        let Some(rt) = self.api.registry.lookup("", "v1", "events") else { return };
+        let Some(rt) = self.api.registry().lookup("", "v1", "events").cloned() else { return };
         let uid = meta::uid(object).to_string();
         let key = (uid.clone(), reason.to_string(), message.to_string());
         let known = self.recent.lock().ok().and_then(|r| r.get(&key).cloned());
@@ -51,7 +51,7 @@ impl Recorder {
         if let Some((namespace, name)) = known {
             let counted = self
                 .api
-                .modify(rt, Some(&namespace), &name, None, |event| {
+                .modify(&crate::auth::User::component("events"), &rt, Some(&namespace), &name, None, |event| {
                     event["count"] = json!(event["count"].as_i64().unwrap_or(1) + 1);
                     event["lastTimestamp"] = json!(now);
                     Ok(())
@@ -90,7 +90,7 @@ impl Recorder {
             "reportingComponent": component,
             "reportingInstance": "",
         });
-        match self.api.create(rt, Some(&namespace), event, WriteOptions::default()).await {
+        match self.api.create(&rt, Some(&namespace), event, WriteOptions::default()).await {
             Ok(_) => {
                 if let Ok(mut recent) = self.recent.lock() {
                     if recent.len() >= REMEMBERED {

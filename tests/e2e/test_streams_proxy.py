@@ -2,7 +2,7 @@
 
 The API server resolves the pod's container and node and proxies to the
 agent at the Node's address and kubelet port, as kube-apiserver does to the
-kubelet. The agent here is `fake_agent` (host/node/examples): the real
+kubelet. The agent here is `fake_agent` (crates/node/examples): the real
 agent's HTTP server over host processes, so these tests need no container
 runtime; its "container root" is a temp dir and its logs are CRI files the
 tests write.

@@ -6,7 +6,7 @@ use skiff_apimachinery::labels::Selector;
 use skiff_wasm::admission::Operation;
 
 use super::Attributes;
-use crate::plugins::types::{AdmissionSpec, ResourceRule};
+use crate::resources::kinds::{AdmissionSpec, ResourceRule};
 
 pub struct Hook {
     pub mutating: bool,
@@ -91,8 +91,8 @@ impl Hook {
         if !self.operations.iter().any(|o| o == op || o == "*") {
             return false;
         }
-        let group = attrs.rt.group;
-        let resource = attrs.rt.plural;
+        let group = &attrs.rt.group;
+        let resource = &attrs.rt.plural;
         self.rules.iter().any(|rule| {
             rule.api_groups.iter().any(|g| g == "*" || g == group)
                 && rule.resources.iter().any(|r| resource_matches(r, resource, attrs.subresource))

@@ -138,7 +138,7 @@ impl Admission {
             let request = self.request(attrs, Some(&object), old);
             let started = Instant::now();
             let answer = installed.plugin.mutate(&request, self.cluster.clone()).await;
-            let outcome = answer.and_then(|m| apply_mutation(attrs.rt, &object, m));
+            let outcome = answer.and_then(|m| apply_mutation(attrs, &object, m));
             match outcome {
                 Ok((allowed, changed, message, w)) => {
                     self.observe(installed, "ok", started);
@@ -239,8 +239,12 @@ impl Admission {
         let rt = attrs.rt;
         Request {
             uid: uuid::Uuid::new_v4().to_string(),
-            kind: GroupVersionKind { group: rt.group.into(), version: rt.version.into(), kind: rt.kind.into() },
-            gvr: GroupVersionResource { group: rt.group.into(), version: rt.version.into(), plural: rt.plural.into() },
+            kind: GroupVersionKind { group: rt.group.clone(), version: rt.version.clone(), kind: rt.kind.clone() },
+            gvr: GroupVersionResource {
+                group: rt.group.clone(),
+                version: rt.version.clone(),
+                plural: rt.plural.clone(),
+            },
             sub_resource: attrs.subresource.map(str::to_string),
             name: attrs.name.to_string(),
             namespace: attrs.namespace.filter(|n| !n.is_empty()).map(str::to_string),
@@ -270,7 +274,7 @@ fn denial(plugin: &str, message: Option<String>, code: Option<u16>) -> ApiError 
 /// Applies a plugin's change to `object`, refusing changes to protected
 /// fields and results that do not type-check.
 fn apply_mutation(
-    rt: &ResourceType,
+    attrs: &Attributes<'_>,
     object: &Value,
     mutation: Mutation,
 ) -> Result<(bool, Value, Option<String>, Vec<String>), PluginError> {
@@ -302,11 +306,16 @@ fn apply_mutation(
             return Err(bad(format!("a plugin may not change {path}")));
         }
     }
-    let decoded = rt
-        .codec
-        .decode(&changed, FieldValidation::Ignore)
-        .map_err(|e| bad(format!("the changed object is not a valid {}: {}", rt.kind, e.message)))?;
-    let mut result = decoded.object;
+    let rt = attrs.rt;
+    // A subresource's object (a Binding, a Scale) is not of the kind: only the kind's own is type-checked.
+    let mut result = if matches!(attrs.subresource, None | Some("status")) {
+        rt.codec
+            .decode(&changed, FieldValidation::Ignore)
+            .map_err(|e| bad(format!("the changed object is not a valid {}: {}", rt.kind, e.message)))?
+            .object
+    } else {
+        changed
+    };
     // Decoding drops what the type does not know; keep the server's bookkeeping as it was.
     if let Some(rv) = object.get("metadata").and_then(|m| m.get("resourceVersion")) {
         meta::metadata_mut(&mut result).insert("resourceVersion".into(), rv.clone());

@@ -5,16 +5,45 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult};
-use super::{meta, Api};
-use crate::resources::FieldValidation;
+use super::update::Finish;
+use super::{meta, Api, WriteOptions};
+use crate::admission::Attributes;
 use crate::store::{Decision, StoreError};
+use skiff_wasm::admission::Operation;
 
 impl Api {
     /// Binds pod `namespace/name` to the node `binding.target.name`. A caller
     /// that holds a recent copy of the pod (the scheduler) passes it as
     /// `known` to spare a read; if the pod has changed since, it is read again.
-    pub async fn bind(&self, namespace: &str, name: &str, binding: &Value, known: Option<Value>) -> ApiResult<Value> {
-        let rt = self.registry.lookup("", "v1", "pods").ok_or_else(ApiError::path_not_found)?;
+    /// `opts.user` is who binds; admission plugins matching `pods/binding`
+    /// see (and may change) the Binding before it is applied.
+    pub async fn bind(
+        &self,
+        namespace: &str,
+        name: &str,
+        binding: &Value,
+        known: Option<Value>,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let rt = self.registry().lookup("", "v1", "pods").cloned().ok_or_else(ApiError::path_not_found)?;
+        let attrs = Attributes {
+            rt: &rt,
+            operation: Operation::Create,
+            namespace: Some(namespace),
+            name,
+            subresource: Some("binding"),
+            user: &opts.user,
+            dry_run: opts.dry_run,
+        };
+        let admitted;
+        let binding = if self.admission.wants(&attrs) {
+            let (mutated, _) = self.admission.mutate(&attrs, binding.clone(), None).await?;
+            self.admission.validate(&attrs, Some(&mutated), None).await?;
+            admitted = mutated;
+            &admitted
+        } else {
+            binding
+        };
         let binding_name = meta::name(binding);
         if !binding_name.is_empty() && binding_name != name {
             return Err(ApiError::bad_request(format!(
@@ -77,17 +106,17 @@ impl Api {
         // Bindings come in bursts from the scheduler: the new version is
         // computed and validated outside the store's write lock, and written
         // only if the pod did not change meanwhile (else computed again).
-        let key = super::key_for(rt, Some(namespace), name);
+        let key = super::key_for(&rt, Some(namespace), name);
+        let how = Finish::new(opts, Some("binding"));
         let mut known = known;
         for _ in 0..5 {
             let old = match known.take() {
                 Some(pod) => pod,
-                None => self.get(rt, Some(namespace), name).await?,
+                None => self.get(&rt, Some(namespace), name).await?,
             };
             let mut new = old.clone();
             change(&mut new)?;
-            let (decision, _) =
-                super::update::finish(rt, old.clone(), new, Some("binding"), FieldValidation::Ignore, true)?;
+            let (decision, _) = super::update::finish(&rt, old.clone(), new, &how, true)?;
             let Decision::Put(new) = decision else { return Ok(old) };
             match self.store.replace(&key, old, new).await {
                 Ok(bound) => return Ok(bound),

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult, Cause};
+use super::managed::{self, FieldManager};
 use super::{key_for, meta, Api, WriteOptions};
 use crate::admission::Attributes;
 use crate::resources::{validation, ResourceType};
@@ -19,8 +20,8 @@ impl Api {
         mut body: Value,
         opts: WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
-        check_type_meta(rt, &mut body)?;
-        check_metadata_shape(rt, &body)?;
+        check_type_meta(&rt, &mut body)?;
+        check_metadata_shape(&rt, &body)?;
         let metadata = meta::metadata_mut(&mut body);
         match (rt.namespaced, namespace, metadata.get("namespace").and_then(Value::as_str)) {
             (true, Some(url), Some(body_ns)) if !body_ns.is_empty() && body_ns != url => {
@@ -51,15 +52,23 @@ impl Api {
             let m = meta::metadata_mut(&mut obj);
             m.insert("uid".into(), json!(uid));
             m.insert("creationTimestamp".into(), json!(meta::now()));
-            for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "managedFields", "selfLink"]
-            {
+            for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"] {
                 m.remove(f);
             }
             if rt.has_generation() {
                 m.insert("generation".into(), json!(1));
             }
         }
-        prepare_for_create(rt, &mut obj, &uid);
+        // What Kubernetes' strategies do before the first write: a fresh
+        // status and the fields the system derives.
+        if rt.status && rt.strategy.resets_status_on_create() {
+            if let Some(o) = obj.as_object_mut() {
+                o.insert("status".into(), json!({}));
+            }
+        }
+        rt.strategy.prepare_for_create(&mut obj);
+        let manager = FieldManager { name: &opts.field_manager, subresource: None, force: false };
+        managed::track(rt, None, &mut obj, &manager)?;
         let mut warnings = decoded.warnings;
         let attrs = Attributes {
             rt,
@@ -84,9 +93,9 @@ impl Api {
             None
         };
 
-        let causes = validation::validate(rt, &obj, None);
+        let causes = validation::validate(&rt, &obj, None);
         if !causes.is_empty() {
-            return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+            return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
         if admitting {
             warnings.extend(self.admission.validate(&attrs, Some(&obj), None).await?);
@@ -94,10 +103,10 @@ impl Api {
         if rt.namespaced {
             self.check_namespace_open(meta::namespace(&obj)).await?;
         }
-        let key = key_for(rt, namespace, &name);
+        let key = key_for(&rt, namespace, &name);
         let outcome = self
-            .commit(rt, &key, opts.dry_run, |current| match current {
-                Some(_) => Err(ApiError::already_exists(rt.group, rt.plural, &name)),
+            .commit(&rt, &key, opts.dry_run, |current| match current {
+                Some(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
                 None => Ok(Decision::Put(obj)),
             })
             .await?;
@@ -106,8 +115,8 @@ impl Api {
 
     /// New objects may only go into a namespace that exists and is not being deleted.
     async fn check_namespace_open(&self, namespace: &str) -> ApiResult<()> {
-        let Some(ns_type) = self.registry.lookup("", "v1", "namespaces") else { return Ok(()) };
-        match self.get(ns_type, None, namespace).await {
+        let Some(ns_type) = self.registry().lookup("", "v1", "namespaces").cloned() else { return Ok(()) };
+        match self.get(&ns_type, None, namespace).await {
             Ok(ns) if meta::is_deleting(&ns) => Err(ApiError::forbidden(format!(
                 "unable to create new content in namespace {namespace} because it is being terminated"
             ))),
@@ -230,11 +239,11 @@ pub(super) fn check_type_meta(rt: &ResourceType, body: &mut Value) -> ApiResult<
         Some(_) => {}
     }
     match body.get("kind").and_then(Value::as_str) {
-        None | Some("") => body["kind"] = json!(rt.kind),
+        None | Some("") => body["kind"] = json!(&rt.kind),
         Some(k) if k != rt.kind => {
             return Err(ApiError::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({}) of {}",
-                rt.kind, rt.plural
+                &rt.kind, rt.plural
             )))
         }
         Some(_) => {}
@@ -242,134 +251,13 @@ pub(super) fn check_type_meta(rt: &ResourceType, body: &mut Value) -> ApiResult<
     Ok(())
 }
 
-/// What Kubernetes' strategies do before the first write: reset status and
-/// fill in the fields the system derives.
-fn prepare_for_create(rt: &ResourceType, obj: &mut Value, uid: &str) {
-    let o = match obj.as_object_mut() {
-        Some(o) => o,
-        None => return,
-    };
-    match (rt.group, rt.plural) {
-        ("", "namespaces") => {
-            o.insert("status".into(), json!({"phase": "Active"}));
-        }
-        ("", "pods") => {
-            let qos = qos_class(&o.get("spec").cloned().unwrap_or(Value::Null));
-            o.insert("status".into(), json!({"phase": "Pending", "qosClass": qos}));
-            if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
-                let sa = spec.get("serviceAccountName").and_then(Value::as_str).unwrap_or("default").to_string();
-                spec.insert("serviceAccountName".into(), json!(sa));
-                default_tolerations(spec);
-            }
-        }
-        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => {
-            o.insert("status".into(), json!({"phase": "Pending"}));
-        }
-        ("", "services") => {
-            o.insert("status".into(), json!({"loadBalancer": {}}));
-        }
-        ("", "nodes") => {}
-        ("batch", "jobs") => {
-            o.insert("status".into(), json!({}));
-            generate_job_selector(o, uid);
-        }
-        _ if rt.status => {
-            o.insert("status".into(), json!({}));
-        }
-        _ => {}
-    }
-}
-
-/// The tolerations the DefaultTolerationSeconds admission plugin adds, so that
-/// pods ride out a short node outage before eviction.
-fn default_tolerations(spec: &mut serde_json::Map<String, Value>) {
-    let list = spec.entry("tolerations").or_insert_with(|| json!([]));
-    let Some(list) = list.as_array_mut() else { return };
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
-        let present = list.iter().any(|t| t["key"] == key && (t["effect"] == "NoExecute" || t["effect"].is_null()));
-        if !present {
-            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-        }
-    }
-}
-
-/// Guaranteed when every container limits cpu and memory and requests equal
-/// limits; BestEffort when nothing is requested or limited; else Burstable.
-pub fn qos_class(spec: &Value) -> &'static str {
-    let containers: Vec<&Value> =
-        ["initContainers", "containers"].iter().flat_map(|l| spec[*l].as_array().into_iter().flatten()).collect();
-    let mut any = false;
-    let mut guaranteed = !containers.is_empty();
-    for c in containers {
-        let limits = &c["resources"]["limits"];
-        let requests = &c["resources"]["requests"];
-        if limits.as_object().is_some_and(|m| !m.is_empty()) || requests.as_object().is_some_and(|m| !m.is_empty()) {
-            any = true;
-        }
-        for r in ["cpu", "memory"] {
-            let limit = &limits[r];
-            let request = &requests[r];
-            if limit.is_null() || (!request.is_null() && request != limit) {
-                guaranteed = false;
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
-/// A Job without `manualSelector` selects its pods by its own uid.
-fn generate_job_selector(job: &mut serde_json::Map<String, Value>, uid: &str) {
-    let name = job.get("metadata").and_then(|m| m["name"].as_str()).unwrap_or("").to_string();
-    let Some(spec) = job.get_mut("spec").and_then(Value::as_object_mut) else { return };
-    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        return;
-    }
-    let labels = json!({
-        "batch.kubernetes.io/controller-uid": uid,
-        "batch.kubernetes.io/job-name": name,
-        "controller-uid": uid,
-        "job-name": name,
-    });
-    if spec.get("selector").is_none_or(Value::is_null) {
-        spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
-    }
-    let template = spec.entry("template").or_insert_with(|| json!({}));
-    if !template["metadata"].is_object() {
-        template["metadata"] = json!({});
-    }
-    if !template["metadata"]["labels"].is_object() {
-        template["metadata"]["labels"] = json!({});
-    }
-    if let (Some(target), Some(extra)) = (template["metadata"]["labels"].as_object_mut(), labels.as_object()) {
-        for (k, v) in extra {
-            target.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn qos_follows_requests_and_limits() {
-        assert_eq!(qos_class(&json!({"containers": [{"name": "a"}]})), "BestEffort");
-        assert_eq!(
-            qos_class(&json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]})),
-            "Guaranteed"
-        );
-        assert_eq!(qos_class(&json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]})), "Burstable");
-    }
-
-    #[test]
     fn type_meta_must_match_the_endpoint() {
-        let reg = crate::resources::Registry::get();
+        let reg = crate::resources::Registry::builtin();
         let cm = reg.lookup("", "v1", "configmaps").expect("configmaps");
         let mut body = json!({"metadata": {"name": "a"}});
         check_type_meta(cm, &mut body).expect("filled in");

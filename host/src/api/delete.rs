@@ -9,7 +9,7 @@ use super::list::ListOptions;
 use super::{key_for, meta, Api, Outcome};
 use crate::admission::Attributes;
 use crate::auth::User;
-use crate::resources::ResourceType;
+use crate::resources::{GracefulDelete, ResourceType};
 use crate::store::Decision;
 use skiff_wasm::admission::Operation;
 
@@ -68,34 +68,6 @@ impl DeleteOptions {
     }
 }
 
-/// A running pod on a real node is deleted gracefully, as in Kubernetes: it
-/// is marked with deletionTimestamp and the grace period, and its node's
-/// agent stops the containers and then removes it. A repeated delete may
-/// only shorten the grace period. None: delete as any other object.
-fn graceful_pod_deletion(pod: &mut Value, opts: &DeleteOptions) -> Option<Decision> {
-    let terminal = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
-    let grace = opts
-        .grace_period_seconds
-        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
-        .unwrap_or(30)
-        .max(0);
-    if terminal || grace == 0 {
-        return None;
-    }
-    if meta::is_deleting(pod) {
-        let current = pod["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(grace);
-        if grace >= current {
-            return Some(Decision::Keep);
-        }
-    }
-    // As Kubernetes: deletionTimestamp is when the grace period ends.
-    let end = chrono::Utc::now() + chrono::Duration::seconds(grace);
-    let m = meta::metadata_mut(pod);
-    m.insert("deletionTimestamp".into(), json!(end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
-    m.insert("deletionGracePeriodSeconds".into(), json!(grace));
-    Some(Decision::Put(pod.clone()))
-}
-
 impl Api {
     /// Deletes one object. `Outcome::Deleted` when it is gone, `Outcome::Written`
     /// when it now waits for finalizers (the caller answers 202 then).
@@ -106,13 +78,13 @@ impl Api {
         name: &str,
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
-        let policy = opts.policy(rt)?.to_string();
+        let policy = opts.policy(&rt)?.to_string();
         if rt.is("", "namespaces") && matches!(name, "default" | "kube-system" | "kube-public") {
             return Err(ApiError::forbidden(format!(
                 "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
             )));
         }
-        let key = key_for(rt, namespace, name);
+        let key = key_for(&rt, namespace, name);
         let user = opts.user.clone().unwrap_or_else(User::server);
         let attrs = Attributes {
             rt,
@@ -126,19 +98,20 @@ impl Api {
         if self.admission.wants(&attrs) {
             // Validating plugins see the object as it is; the delete itself proceeds as usual.
             if let Some(current) =
-                self.store.get(&key).await.map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
+                self.store.get(&key).await.map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural, name))?
             {
                 self.admission.validate(&attrs, None, Some(&current)).await?;
             }
         }
-        let graceful_node = rt.is("", "pods") && self.pod_node_has_agent(&key).await;
-        self.commit(rt, &key, opts.dry_run, |current| {
-            let mut obj = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+        // Only a node with an agent stops a pod gracefully; simulated nodes have none.
+        let graceful_node = self.node_has_agent(&key).await;
+        self.commit(&rt, &key, opts.dry_run, |current| {
+            let mut obj = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             if let Some(uid) = &opts.precondition_uid {
                 if uid != meta::uid(&obj) {
                     return Err(ApiError::conflict(
-                        rt.group,
-                        rt.plural,
+                        &rt.group,
+                        &rt.plural,
                         name,
                         &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(&obj)),
                     ));
@@ -147,8 +120,8 @@ impl Api {
             if let Some(rv) = &opts.precondition_rv {
                 if rv != meta::resource_version(&obj) {
                     return Err(ApiError::conflict(
-                        rt.group,
-                        rt.plural,
+                        &rt.group,
+                        &rt.plural,
                         name,
                         &format!(
                             "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
@@ -158,8 +131,10 @@ impl Api {
                 }
             }
             if graceful_node {
-                if let Some(decision) = graceful_pod_deletion(&mut obj, opts) {
-                    return Ok(decision);
+                match rt.strategy.graceful_delete(&mut obj, opts.grace_period_seconds) {
+                    Some(GracefulDelete::Marked) => return Ok(Decision::Put(obj)),
+                    Some(GracefulDelete::Unchanged) => return Ok(Decision::Keep),
+                    None => {}
                 }
             }
             let already = meta::is_deleting(&obj);
@@ -172,8 +147,8 @@ impl Api {
             if rt.is("", "namespaces") {
                 if already {
                     return Err(ApiError::conflict(
-                        rt.group,
-                        rt.plural,
+                        &rt.group,
+                        &rt.plural,
                         name,
                         "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
                     ));
@@ -195,13 +170,13 @@ impl Api {
         .await
     }
 
-    /// Whether the pod at `key` is bound to a node whose agent will stop it
-    /// (simulated nodes have none: their pods go at once).
-    async fn pod_node_has_agent(&self, key: &crate::store::Key) -> bool {
-        let Ok(Some(pod)) = self.store.get(key).await else { return false };
-        let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else { return false };
-        let Some(nodes) = self.registry.lookup("", "v1", "nodes") else { return false };
-        match self.store.get(&key_for(nodes, None, node)).await {
+    /// Whether the object at `key` is bound to a node (`spec.nodeName`) whose
+    /// agent will stop it (simulated nodes have none: their pods go at once).
+    async fn node_has_agent(&self, key: &crate::store::Key) -> bool {
+        let Ok(Some(obj)) = self.store.get(key).await else { return false };
+        let Some(node) = obj["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else { return false };
+        let Some(nodes) = self.registry().lookup("", "v1", "nodes").cloned() else { return false };
+        match self.store.get(&key_for(&nodes, None, node)).await {
             Ok(Some(n)) => n["metadata"]["labels"]["skiff.dev/simulated"].as_str() != Some("true"),
             _ => false,
         }
@@ -215,10 +190,10 @@ impl Api {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> ApiResult<Vec<Value>> {
-        let items = self.list_all(rt, namespace, list).await?;
+        let items = self.list_all(&rt, namespace, list).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            match self.delete(rt, Some(meta::namespace(&item)), meta::name(&item), opts).await {
+            match self.delete(&rt, Some(meta::namespace(&item)), meta::name(&item), opts).await {
                 Ok(outcome) => out.push(outcome.into_object()),
                 // Someone else removed it meanwhile: that is what we wanted.
                 Err(e) if e.code == 404 => {}

@@ -36,7 +36,7 @@ pub fn api_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_object(group: &str, versions: &[&str]) -> Value {
+fn group_object(group: &str, versions: &[String]) -> Value {
     let versions: Vec<Value> =
         versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
     json!({
@@ -51,7 +51,7 @@ pub fn api_group_list(registry: &Registry) -> Value {
         .groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
-        .map(|(g, versions)| group_object(g, &versions))
+        .map(|(g, versions)| group_object(&g, &versions))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
@@ -64,12 +64,12 @@ pub fn api_group(registry: &Registry, group: &str) -> Option<Value> {
     Some(obj)
 }
 
-fn subresources(rt: &ResourceType) -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+fn subresources(rt: &ResourceType) -> Vec<(&'static str, &str, &str, &str)> {
     let mut out = Vec::new();
     if rt.status {
-        out.push(("status", rt.group, rt.version, rt.kind));
+        out.push(("status", rt.group.as_str(), rt.version.as_str(), rt.kind.as_str()));
     }
-    if rt.scale {
+    if rt.scale().is_some() {
         out.push(("scale", "autoscaling", "v1", "Scale"));
     }
     out
@@ -87,9 +87,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             "shortNames": rt.short_names,
             "categories": rt.categories,
         }));
-        for (sub, g, v, kind) in subresources(rt) {
+        for (sub, g, v, kind) in subresources(&rt) {
             let mut entry = json!({
-                "name": format!("{}/{sub}", rt.plural),
+                "name": format!("{}/{sub}", &rt.plural),
                 "singularName": "",
                 "namespaced": rt.namespaced,
                 "kind": kind,
@@ -130,9 +130,9 @@ pub fn aggregated(registry: &Registry, legacy: bool) -> Value {
                 .iter()
                 .map(|version| {
                     let resources: Vec<Value> = registry
-                        .in_group_version(group, version)
+                        .in_group_version(&group, version)
                         .map(|rt| {
-                            let mut subs: Vec<Value> = subresources(rt)
+                            let mut subs: Vec<Value> = subresources(&rt)
                                 .into_iter()
                                 .map(|(sub, g, v, kind)| {
                                     json!({

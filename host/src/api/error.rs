@@ -61,9 +61,24 @@ impl Cause {
         }
     }
 
+    /// A required value with Kubernetes' detail after it.
+    pub fn with_detail(mut self, detail: &str) -> Self {
+        self.message = format!("{}: {detail}", self.message);
+        self
+    }
+
     /// "field: message", the way Kubernetes prints a field error.
     pub fn render(&self) -> String {
         format!("{}: {}", self.field, self.message)
+    }
+}
+
+impl From<skiff_apimachinery::FieldError> for Cause {
+    fn from(e: skiff_apimachinery::FieldError) -> Self {
+        let rendered = e.to_string();
+        let prefix = format!("{}: ", e.field);
+        let message = rendered.strip_prefix(&prefix).map(str::to_string).unwrap_or(rendered);
+        Cause { reason: e.kind.reason(), field: e.field, message }
     }
 }
 
@@ -145,6 +160,17 @@ impl ApiError {
             format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(group, resource)),
         )
         .with_details(name, group, resource)
+    }
+
+    /// A server-side apply conflict: the merge's message and one cause per field.
+    pub fn apply_conflict(group: &str, resource: &str, message: String, causes: Vec<Cause>) -> Self {
+        let mut err = Self::new(409, "Conflict", message).with_details("", group, resource);
+        if let Some(Value::Object(d)) = err.details.as_mut() {
+            let causes =
+                causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect();
+            d.insert("causes".into(), Value::Array(causes));
+        }
+        err
     }
 
     pub fn modified(group: &str, resource: &str, name: &str) -> Self {

@@ -21,6 +21,7 @@ use super::watch::WatchOptions;
 use super::{discovery, openapi, proxy, table, watch, Api, Outcome, WriteOptions};
 use crate::auth::User;
 use crate::metrics::Metrics;
+use crate::resources::ResourceType;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -98,19 +99,19 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
         }
         "/api" => {
             if discovery::wants_aggregated(&headers) {
-                return Ok(aggregated(discovery::aggregated(state.api.registry, true)));
+                return Ok(aggregated(discovery::aggregated(&state.api.registry(), true)));
             }
             return Ok(json_response(StatusCode::OK, &discovery::api_versions(&state.advertise), &headers, &[]));
         }
         "/apis" => {
             if discovery::wants_aggregated(&headers) {
-                return Ok(aggregated(discovery::aggregated(state.api.registry, false)));
+                return Ok(aggregated(discovery::aggregated(&state.api.registry(), false)));
             }
-            return Ok(json_response(StatusCode::OK, &discovery::api_group_list(state.api.registry), &headers, &[]));
+            return Ok(json_response(StatusCode::OK, &discovery::api_group_list(&state.api.registry()), &headers, &[]));
         }
-        "/openapi/v2" => return openapi_v2(&headers),
+        "/openapi/v2" => return openapi_v2(state, &headers),
         "/openapi/v3" => {
-            let paths: serde_json::Map<String, Value> = openapi::documents()
+            let paths: serde_json::Map<String, Value> = openapi::documents(&state.api.registry())
                 .v3
                 .iter()
                 .map(|(p, (_, hash))| (p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")})))
@@ -120,7 +121,7 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
         _ => {}
     }
     if let Some(gv) = path.strip_prefix("/openapi/v3/") {
-        return match openapi::documents().v3.get(gv.trim_end_matches('/')) {
+        return match openapi::documents(&state.api.registry()).v3.get(gv.trim_end_matches('/')) {
             Some((doc, _)) => Ok(json_response(StatusCode::OK, doc, &headers, &[])),
             None => Err(ApiError::path_not_found()),
         };
@@ -130,27 +131,27 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
             return crate::plugins::modules::serve(&state.api, method, rest, body).await;
         }
     }
-    let registry = state.api.registry;
+    let registry = state.api.registry();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["api", version] => {
-            return discovery::resource_list(registry, "", version)
+            return discovery::resource_list(&registry, "", version)
                 .map(|doc| json_response(StatusCode::OK, &doc, &headers, &[]))
                 .ok_or_else(ApiError::path_not_found)
         }
         ["apis", group] => {
-            return discovery::api_group(registry, group)
+            return discovery::api_group(&registry, group)
                 .map(|doc| json_response(StatusCode::OK, &doc, &headers, &[]))
                 .ok_or_else(ApiError::path_not_found)
         }
         ["apis", group, version] => {
-            return discovery::resource_list(registry, group, version)
+            return discovery::resource_list(&registry, group, version)
                 .map(|doc| json_response(StatusCode::OK, &doc, &headers, &[]))
                 .ok_or_else(ApiError::path_not_found)
         }
         _ => {}
     }
-    let Some((target, legacy_watch)) = request::parse_path(registry, &path)? else {
+    let Some((target, legacy_watch)) = request::parse_path(&registry, &path)? else {
         return Err(ApiError::path_not_found());
     };
     // pods/log, exec and attach stream from the node's agent: no body to read, no object to answer.
@@ -198,7 +199,7 @@ fn aggregated(doc: Value) -> Response {
         .into_response()
 }
 
-fn openapi_v2(headers: &HeaderMap) -> ApiResult<Response> {
+fn openapi_v2(state: &HttpState, headers: &HeaderMap) -> ApiResult<Response> {
     let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
     let json_ok = accept.split(',').any(|a| {
         let a = a.trim();
@@ -209,7 +210,7 @@ fn openapi_v2(headers: &HeaderMap) -> ApiResult<Response> {
             "skiff serves the OpenAPI v2 document as application/json only; use /openapi/v3 for kubectl",
         ));
     }
-    Ok(json_response(StatusCode::OK, &openapi::documents().v2, headers, &[]))
+    Ok(json_response(StatusCode::OK, &openapi::documents(&state.api.registry()).v2, headers, &[]))
 }
 
 /// Serialises `value` as JSON (or YAML when asked), with warnings as `Warning` headers.
@@ -229,8 +230,17 @@ fn json_response(code: StatusCode, value: &Value, headers: &HeaderMap, warnings:
     response
 }
 
-fn write_options(query: &Query) -> ApiResult<WriteOptions> {
-    Ok(WriteOptions { dry_run: query.dry_run()?, field_validation: query.field_validation()?, user: User::admin() })
+fn write_options(query: &Query, headers: &HeaderMap) -> ApiResult<WriteOptions> {
+    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let given = query.get("fieldManager");
+    Ok(WriteOptions {
+        dry_run: query.dry_run()?,
+        field_validation: query.field_validation()?,
+        user: User::admin(),
+        field_manager: super::managed::manager_name(given, user_agent)?,
+        manager_given: given.is_some(),
+        force: query.flag("force"),
+    })
 }
 
 fn parse_body(body: &[u8], headers: &HeaderMap) -> ApiResult<Value> {
@@ -243,26 +253,26 @@ fn parse_body(body: &[u8], headers: &HeaderMap) -> ApiResult<Value> {
 async fn resource(
     state: &HttpState,
     method: Method,
-    target: Target<'static>,
+    target: Target,
     legacy_watch: bool,
     query: Query,
     headers: HeaderMap,
     body: bytes::Bytes,
 ) -> ApiResult<Response> {
     let api = &state.api;
-    let rt = target.rt;
+    let rt: &ResourceType = &target.rt;
     let ns = target.namespace.as_deref();
     let sub = target.subresource.as_deref();
     match sub {
         None => {}
         Some("status") if rt.status => {}
-        Some("scale") if rt.scale => {}
+        Some("scale") if rt.scale().is_some() => {}
         Some("finalize") if rt.is("", "namespaces") && method == Method::PUT => {}
         Some("binding") if rt.is("", "pods") && method == Method::POST => {}
         Some(other) => {
             return Err(ApiError::not_found(
-                rt.group,
-                &format!("{}/{other}", rt.plural),
+                &rt.group,
+                &format!("{}/{other}", &rt.plural),
                 target.name.as_deref().unwrap_or(""),
             ))
         }
@@ -272,19 +282,19 @@ async fn resource(
         (&Method::GET, None) => {
             if legacy_watch || query.flag("watch") {
                 let opts = WatchOptions::from_query(&query)?;
-                return watch::serve(api.clone(), rt, target.namespace.clone(), opts, repr).await;
+                return watch::serve(api.clone(), target.rt.clone(), target.namespace.clone(), opts, repr).await;
             }
             let opts = ListOptions::from_query(&query)?;
-            let result = api.list(rt, ns, &opts).await?;
+            let result = api.list(&rt, ns, &opts).await?;
             let value = match repr {
                 Representation::Table => {
                     let include = query.get("includeObject").unwrap_or("Metadata");
-                    table::table_for(rt, &result.items, Some(result.revision), result.continue_token, true, include)
+                    table::table_for(&rt, &result.items, Some(result.revision), result.continue_token, true, include)
                 }
                 Representation::Metadata => {
                     table::partial_metadata_list(&result.items, result.revision, result.continue_token)
                 }
-                Representation::Object => list_object(rt, result),
+                Representation::Object => list_object(&rt, result),
             };
             Ok(json_response(StatusCode::OK, &value, &headers, &[]))
         }
@@ -294,14 +304,14 @@ async fn resource(
                     "watch a single object with fieldSelector=metadata.name=NAME on the collection",
                 ));
             }
-            let obj = api.get(rt, ns, name).await?;
-            let value = if sub == Some("scale") {
-                scale_of(rt, &obj)
+            let obj = api.get(&rt, ns, name).await?;
+            let value = if let (Some("scale"), Some(paths)) = (sub, rt.scale()) {
+                scale_of(&paths, &obj)
             } else {
                 match repr {
                     Representation::Table => {
                         let include = query.get("includeObject").unwrap_or("Metadata");
-                        table::table_for(rt, std::slice::from_ref(&obj), None, None, true, include)
+                        table::table_for(&rt, std::slice::from_ref(&obj), None, None, true, include)
                     }
                     Representation::Metadata => table::partial_metadata(&obj),
                     Representation::Object => obj,
@@ -311,17 +321,17 @@ async fn resource(
         }
         (&Method::POST, None) => {
             let obj = parse_body(&body, &headers)?;
-            let (created, warnings) = api.create(rt, ns, obj, write_options(&query)?).await?;
+            let (created, warnings) = api.create(&rt, ns, obj, write_options(&query, &headers)?).await?;
             Ok(json_response(StatusCode::CREATED, &created, &headers, &warnings))
         }
         (&Method::PUT, Some(name)) => {
             let obj = parse_body(&body, &headers)?;
-            let opts = write_options(&query)?;
+            let opts = write_options(&query, &headers)?;
             if sub == Some("scale") {
-                let scale = api.update_scale(rt, ns, name, ScaleChange::Replace(obj), opts.dry_run).await?;
+                let scale = api.update_scale(rt, ns, name, ScaleChange::Replace(obj), opts).await?;
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
             }
-            let (outcome, warnings) = api.update(rt, ns, name, sub, obj, opts).await?;
+            let (outcome, warnings) = api.update(&rt, ns, name, sub, obj, opts).await?;
             Ok(json_response(StatusCode::OK, outcome.object(), &headers, &warnings))
         }
         (&Method::PATCH, Some(name)) => {
@@ -329,45 +339,35 @@ async fn resource(
             if body.is_empty() {
                 return Err(ApiError::bad_request("the patch is empty"));
             }
-            let patch: Value = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
-            let opts = write_options(&query)?;
+            let patch: Value = if patch_type == PatchType::Apply {
+                serde_yaml::from_slice(&body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
+            };
+            let opts = write_options(&query, &headers)?;
             if sub == Some("scale") {
                 let scale = api
-                    .update_scale(
-                        rt,
-                        ns,
-                        name,
-                        ScaleChange::Patch(Patch { kind: patch_type, body: patch }),
-                        opts.dry_run,
-                    )
+                    .update_scale(rt, ns, name, ScaleChange::Patch(Patch { kind: patch_type, body: patch }), opts)
                     .await?;
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
             }
             let (outcome, warnings) =
-                api.patch(rt, ns, name, sub, Patch { kind: patch_type, body: patch }, opts).await?;
+                api.patch(&rt, ns, name, sub, Patch { kind: patch_type, body: patch }, opts).await?;
             Ok(json_response(StatusCode::OK, outcome.object(), &headers, &warnings))
         }
         (&Method::DELETE, Some(name)) => {
             if sub.is_some() {
                 return Err(ApiError::method_not_allowed(format!(
                     "DELETE is not supported on {}/{}",
-                    rt.plural,
+                    &rt.plural,
                     sub.unwrap_or("")
                 )));
             }
             let opts = delete_options(&query, &body, &headers)?;
             match api.delete(rt, ns, name, &opts).await? {
-                Outcome::Deleted(obj) => {
-                    let status = json!({
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "metadata": {},
-                        "status": "Success",
-                        "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"]["uid"]},
-                    });
-                    Ok(json_response(StatusCode::OK, &status, &headers, &[]))
-                }
+                // Kubernetes answers a completed delete with the object as it was.
+                Outcome::Deleted(obj) => Ok(json_response(StatusCode::OK, &obj, &headers, &[])),
                 // Still there, waiting on finalizers: 200 with the object, as Kubernetes
                 // answers (202 only for the legacy orphanDependents=false).
                 Outcome::Written(obj) | Outcome::Unchanged(obj) => {
@@ -383,7 +383,7 @@ async fn resource(
         (&Method::DELETE, None) => {
             let opts = delete_options(&query, &body, &headers)?;
             let list = ListOptions::from_query(&query)?;
-            let items = api.delete_collection(rt, ns, &list, &opts).await?;
+            let items = api.delete_collection(&rt, ns, &list, &opts).await?;
             let revision = api.store.revision().await?;
             let value = json!({
                 "kind": rt.list_kind(),
@@ -395,7 +395,7 @@ async fn resource(
         }
         (&Method::POST, Some(name)) if sub == Some("binding") => {
             let binding = parse_body(&body, &headers)?;
-            api.bind(ns.unwrap_or_default(), name, &binding, None).await?;
+            api.bind(ns.unwrap_or_default(), name, &binding, None, &write_options(&query, &headers)?).await?;
             let status =
                 json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
             Ok(json_response(StatusCode::CREATED, &status, &headers, &[]))
@@ -405,9 +405,9 @@ async fn resource(
             rt.singular
         ))),
         (_, None) => {
-            Err(ApiError::method_not_allowed(format!("{method} is not supported on a collection of {}", rt.plural)))
+            Err(ApiError::method_not_allowed(format!("{method} is not supported on a collection of {}", &rt.plural)))
         }
-        (_, Some(_)) => Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", rt.plural))),
+        (_, Some(_)) => Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", &rt.plural))),
     }
 }
 

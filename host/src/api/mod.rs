@@ -11,6 +11,7 @@ mod delete;
 mod discovery;
 mod http;
 mod list;
+mod managed;
 pub mod meta;
 mod openapi;
 mod patch;
@@ -28,7 +29,7 @@ use serde_json::Value;
 use crate::admission::Admission;
 use crate::auth::User;
 use crate::metrics::Metrics;
-use crate::resources::{FieldValidation, Registry, ResourceType};
+use crate::resources::{FieldValidation, Registry, ResourceType, Resources};
 use crate::store::{Decision, Key, Store, StoreError};
 use error::{ApiError, ApiResult};
 
@@ -44,11 +45,31 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// Who asks (admission plugins see it; they cannot change it).
     pub user: Arc<User>,
+    /// The name field ownership is recorded under (`fieldManager`).
+    pub field_manager: String,
+    /// Whether the client named the manager (server-side apply requires it).
+    pub manager_given: bool,
+    /// Server-side apply's `force`.
+    pub force: bool,
+}
+
+impl WriteOptions {
+    /// A write the server makes itself, as `user`, recorded under its name.
+    pub fn internal(user: Arc<User>) -> WriteOptions {
+        WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Strict,
+            field_manager: user.name.clone(),
+            manager_given: true,
+            force: false,
+            user,
+        }
+    }
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, user: User::server() }
+        WriteOptions::internal(User::server())
     }
 }
 
@@ -79,7 +100,8 @@ impl Outcome {
 
 pub struct Api {
     pub store: Arc<Store>,
-    pub registry: &'static Registry,
+    /// The kinds served now: the built-in ones and the CRDs'.
+    pub resources: Resources,
     /// The server's version, answered at /version.
     pub version: Value,
     /// Flips to true when the server shuts down; long requests (watches) end then.
@@ -102,11 +124,16 @@ impl Api {
         Arc::new(Api {
             admission: Admission::new(store.clone(), metrics, cluster),
             store,
-            registry: Registry::get(),
+            resources: Resources::new(),
             version: version_info(),
             shutdown,
             service_addresses: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The kinds served at this moment.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.resources.current()
     }
 
     /// Reads the current object, decides, and writes the decision atomically.
@@ -115,7 +142,7 @@ impl Api {
     where
         F: FnOnce(Option<Value>) -> ApiResult<Decision>,
     {
-        let map_store = |e: StoreError| ApiError::from_store(e, rt.group, rt.plural, &key.name);
+        let map_store = |e: StoreError| ApiError::from_store(e, &rt.group, &rt.plural, &key.name);
         let decide = |current: Option<Value>| {
             let decision = decide(current)?;
             if let Decision::Put(obj) = &decision {
@@ -130,7 +157,7 @@ impl Api {
                 Decision::Keep => Outcome::Unchanged(current.unwrap_or(Value::Null)),
                 Decision::Delete => match current {
                     Some(v) => Outcome::Deleted(v),
-                    None => return Err(ApiError::not_found(rt.group, rt.plural, &key.name)),
+                    None => return Err(ApiError::not_found(&rt.group, &rt.plural, &key.name)),
                 },
             });
         }
@@ -162,18 +189,20 @@ impl Api {
 
     /// Reads one object.
     pub async fn get(&self, rt: &ResourceType, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
-        let key = key_for(rt, namespace, name);
+        let key = key_for(&rt, namespace, name);
         self.store
             .get(&key)
             .await
-            .map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
-            .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))
+            .map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural, name))?
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
     }
 
-    /// A read-modify-write that goes through the same checks as an update:
-    /// what controllers use to change objects.
+    /// A read-modify-write by one of the server's own components (`user`),
+    /// through the same pipeline as a client's update: admission included.
+    /// `change` may run more than once if the object changes meanwhile.
     pub async fn modify<F>(
         &self,
+        user: &Arc<User>,
         rt: &ResourceType,
         namespace: Option<&str>,
         name: &str,
@@ -181,16 +210,19 @@ impl Api {
         change: F,
     ) -> ApiResult<Outcome>
     where
-        F: FnOnce(&mut Value) -> ApiResult<()>,
+        F: Fn(&mut Value) -> ApiResult<()>,
     {
-        let key = key_for(rt, namespace, name);
-        self.commit(rt, &key, false, |current| {
-            let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+        let key = key_for(&rt, namespace, name);
+        let mut opts = WriteOptions::internal(user.clone());
+        opts.field_validation = FieldValidation::Ignore;
+        let how = update::Finish::new(&opts, subresource);
+        let compute = |old: Value, validate: bool| {
             let mut new = old.clone();
             change(&mut new)?;
-            update::finish(rt, old, new, subresource, FieldValidation::Ignore, true).map(|(d, _)| d)
-        })
-        .await
+            update::finish(&rt, old, new, &how, validate)
+        };
+        let (outcome, _) = self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await?;
+        Ok(outcome)
     }
 }
 

@@ -3,12 +3,14 @@
 //! kubectl's server-side field validation check read) and v2 as JSON.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::resources::{Registry, ResourceType};
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 pub struct Documents {
     /// `api/v1`, `apis/apps/v1`, ... → (document, hash).
@@ -16,9 +18,19 @@ pub struct Documents {
     pub v2: Value,
 }
 
-pub fn documents() -> &'static Documents {
-    static DOCS: OnceLock<Documents> = OnceLock::new();
-    DOCS.get_or_init(build)
+/// The documents of `registry`, built once per registry (CRDs replace the
+/// registry, and with it the documents).
+pub fn documents(registry: &Arc<Registry>) -> Arc<Documents> {
+    static CACHE: Mutex<Option<(Weak<Registry>, Arc<Documents>)>> = Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((built_for, docs)) = cache.as_ref() {
+        if built_for.upgrade().is_some_and(|r| Arc::ptr_eq(&r, registry)) {
+            return docs.clone();
+        }
+    }
+    let docs = Arc::new(build(registry));
+    *cache = Some((Arc::downgrade(registry), docs.clone()));
+    docs
 }
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -29,16 +41,15 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-fn build() -> Documents {
-    let registry = Registry::get();
+fn build(registry: &Registry) -> Documents {
     let mut v3 = BTreeMap::new();
     for (group, versions) in registry.groups() {
         for version in versions {
-            let types: Vec<&ResourceType> = registry.in_group_version(group, version).collect();
+            let types: Vec<&ResourceType> = registry.in_group_version(&group, &version).map(|t| &**t).collect();
             let schemas = schemas_for(&types, "#/components/schemas/", true);
             let mut paths = Map::new();
             for rt in &types {
-                add_paths(&mut paths, rt, "#/components/schemas/", true);
+                add_paths(&mut paths, &rt, "#/components/schemas/", true);
             }
             let doc = json!({
                 "openapi": "3.0.0",
@@ -47,13 +58,13 @@ fn build() -> Documents {
                 "components": {"schemas": schemas},
             });
             let hash = hex(&Sha256::digest(doc.to_string().as_bytes()));
-            v3.insert(gv_path(group, version), (doc, hash));
+            v3.insert(gv_path(&group, &version), (doc, hash));
         }
     }
-    let all: Vec<&ResourceType> = registry.all().iter().collect();
+    let all: Vec<&ResourceType> = registry.all().iter().map(|t| &**t).collect();
     let mut paths = Map::new();
     for rt in &all {
-        add_paths(&mut paths, rt, "#/definitions/", false);
+        add_paths(&mut paths, &rt, "#/definitions/", false);
     }
     let v2 = json!({
         "swagger": "2.0",
@@ -75,10 +86,23 @@ fn schemas_for(types: &[&ResourceType], prefix: &str, v3: bool) -> Value {
         if v3 { schemars::generate::SchemaSettings::openapi3() } else { schemars::generate::SchemaSettings::draft07() };
     settings.definitions_path = prefix.to_string().into();
     let mut generator = settings.into_generator();
+    let mut custom = Vec::new();
     for rt in types {
-        rt.codec.add_schema(&mut generator);
+        if let Some(mut schema) = rt.codec.add_schema(&mut generator) {
+            // A custom resource's metadata is ObjectMeta, as Kubernetes publishes it.
+            generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>();
+            if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                props.insert(
+                    "metadata".into(),
+                    json!({"allOf": [{"$ref": format!("{prefix}{OBJECT_META}")}],
+                        "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}),
+                );
+            }
+            custom.push((rt.codec.schema_name(), schema));
+        }
     }
     let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    defs.extend(custom);
     for rt in types {
         if let Some(Value::Object(schema)) = defs.get_mut(&rt.codec.schema_name()) {
             schema.insert(
@@ -118,11 +142,11 @@ fn parameter(name: &str, location: &str, description: &str, v3: bool) -> Value {
 }
 
 fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3: bool) {
-    let base = format!("/{}", gv_path(rt.group, rt.version));
+    let base = format!("/{}", gv_path(&rt.group, &rt.version));
     let collection = if rt.namespaced {
-        format!("{base}/namespaces/{{namespace}}/{}", rt.plural)
+        format!("{base}/namespaces/{{namespace}}/{}", &rt.plural)
     } else {
-        format!("{base}/{}", rt.plural)
+        format!("{base}/{}", &rt.plural)
     };
     let item = format!("{collection}/{{name}}");
     let gvk = json!({"group": rt.group, "version": rt.version, "kind": rt.kind});
@@ -136,7 +160,7 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
     };
     let op = |action: &str, verb: &str, params: Vec<Value>| {
         json!({
-            "operationId": format!("{verb}{}", rt.kind),
+            "operationId": format!("{verb}{}", &rt.kind),
             "parameters": params,
             "responses": response(&schema_ref),
             "x-kubernetes-action": action,
@@ -160,7 +184,7 @@ fn add_paths(paths: &mut Map<String, Value>, rt: &ResourceType, prefix: &str, v3
             ),
         ]
     };
-    let mut path_params = vec![parameter("name", "path", &format!("name of the {}", rt.kind), v3)];
+    let mut path_params = vec![parameter("name", "path", &format!("name of the {}", &rt.kind), v3)];
     if rt.namespaced {
         path_params.push(parameter(
             "namespace",
@@ -201,7 +225,7 @@ mod tests {
 
     #[test]
     fn v3_has_kinds_with_gvk_and_patch_with_field_validation() {
-        let docs = documents();
+        let docs = documents(&Registry::builtin());
         let (apps, hash) = docs.v3.get("apis/apps/v1").expect("apps/v1 document");
         assert!(!hash.is_empty());
         let deployment = &apps["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];

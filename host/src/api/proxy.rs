@@ -40,7 +40,7 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
-    pub fn of(target: &Target<'_>) -> Option<StreamKind> {
+    pub fn of(target: &Target) -> Option<StreamKind> {
         if !target.rt.is("", "pods") || target.name.is_none() {
             return None;
         }
@@ -64,7 +64,7 @@ impl StreamKind {
 pub async fn serve(
     state: &HttpState,
     kind: StreamKind,
-    target: &Target<'_>,
+    target: &Target,
     method: &Method,
     raw_query: Option<&str>,
     headers: &HeaderMap,
@@ -81,8 +81,8 @@ pub async fn serve(
     let name = target.name.as_deref().unwrap_or_default();
     let query = query_pairs(raw_query);
     let api = &state.api;
-    let pods = api.registry.lookup("", "v1", "pods").ok_or_else(ApiError::path_not_found)?;
-    let pod = api.get(pods, Some(namespace), name).await?;
+    let pods = api.registry().lookup("", "v1", "pods").cloned().ok_or_else(ApiError::path_not_found)?;
+    let pod = api.get(&pods, Some(namespace), name).await?;
     let container = resolve_container(&pod, name, first(&query, "container"))?;
     let agent_query = match kind {
         StreamKind::Log => log_query(&query, name)?,
@@ -99,8 +99,8 @@ pub async fn serve(
     if kind == StreamKind::Log {
         check_log_state(&pod, name, &container, flag(&query, "previous")?)?;
     }
-    let nodes = api.registry.lookup("", "v1", "nodes").ok_or_else(ApiError::path_not_found)?;
-    let node_obj = api.get(nodes, None, node).await?;
+    let nodes = api.registry().lookup("", "v1", "nodes").cloned().ok_or_else(ApiError::path_not_found)?;
+    let node_obj = api.get(&nodes, None, node).await?;
     let (host, port) = agent_address(&node_obj, node)?;
     let path = format!(
         "/{}/{}/{}/{}{}",

@@ -2,6 +2,7 @@
 //! body (JSON or YAML, at most 3 MiB) and what representation the client accepts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method};
 use serde_json::Value;
@@ -14,8 +15,8 @@ use crate::resources::{FieldValidation, Registry, ResourceType};
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// What a resource path names.
-pub struct Target<'r> {
-    pub rt: &'r ResourceType,
+pub struct Target {
+    pub rt: Arc<ResourceType>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
@@ -23,7 +24,7 @@ pub struct Target<'r> {
 
 /// Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` resource paths.
 /// `Ok(None)` means the path is not a resource path at all.
-pub fn parse_path<'r>(registry: &'r Registry, path: &str) -> ApiResult<Option<(Target<'r>, bool)>> {
+pub fn parse_path(registry: &Registry, path: &str) -> ApiResult<Option<(Target, bool)>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
         ["api", version, rest @ ..] if !rest.is_empty() => ("", *version, rest),
@@ -54,7 +55,7 @@ pub fn parse_path<'r>(registry: &'r Registry, path: &str) -> ApiResult<Option<(T
         return Err(ApiError::path_not_found());
     }
     let rt = match known(plural) {
-        Some(rt) => rt,
+        Some(rt) => rt.clone(),
         None => return Err(ApiError::path_not_found()),
     };
     if rt.namespaced && namespace.is_none() && name.is_some() {
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn paths_name_resources() {
-        let reg = Registry::get();
+        let reg = &Registry::builtin();
         let (t, _) = parse_path(reg, "/api/v1/namespaces/default/pods/web/status").unwrap().unwrap();
         assert_eq!(t.rt.plural, "pods");
         assert_eq!(t.namespace.as_deref(), Some("default"));

@@ -10,8 +10,8 @@ use crate::resources::ResourceType;
 pub struct Filter {
     labels: Option<Selector>,
     fields: Option<FieldSelector>,
-    group: &'static str,
-    plural: &'static str,
+    /// Each selected field label and the path it reads.
+    paths: Vec<(String, String)>,
 }
 
 impl Filter {
@@ -20,19 +20,24 @@ impl Filter {
             Some(s) => Some(Selector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
             None => None,
         };
+        let mut paths = Vec::new();
         let fields = match field_selector.map(str::trim).filter(|s| !s.is_empty()) {
             Some(s) => {
                 let parsed = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 for r in parsed.requirements() {
-                    if !supported(rt, &r.field) {
-                        return Err(ApiError::bad_request(format!("field label not supported: {}", r.field)));
+                    let field = r.field.as_str();
+                    let known = matches!(field, "metadata.name" | "metadata.namespace")
+                        || rt.strategy.field_labels().contains(&field);
+                    if !known {
+                        return Err(ApiError::bad_request(format!("field label not supported: {field}")));
                     }
+                    paths.push((field.to_string(), rt.strategy.field_label_path(field).to_string()));
                 }
                 Some(parsed)
             }
             None => None,
         };
-        Ok(Filter { labels, fields, group: rt.group, plural: rt.plural })
+        Ok(Filter { labels, fields, paths })
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
@@ -44,7 +49,10 @@ impl Filter {
             }
         }
         if let Some(sel) = &self.fields {
-            let get = |field: &str| field_value(self.group, self.plural, obj, field);
+            let get = |field: &str| {
+                let path = self.paths.iter().find(|(f, _)| f == field).map_or(field, |(_, p)| p.as_str());
+                field_value(obj, field, path)
+            };
             if !sel.matches(&get) {
                 return false;
             }
@@ -53,52 +61,9 @@ impl Filter {
     }
 }
 
-fn supported_fields(group: &str, plural: &str) -> &'static [&'static str] {
-    match (group, plural) {
-        ("", "pods") => &[
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "spec.hostNetwork",
-            "status.phase",
-            "status.podIP",
-            "status.nominatedNodeName",
-        ],
-        ("", "events") => &[
-            "involvedObject.kind",
-            "involvedObject.namespace",
-            "involvedObject.name",
-            "involvedObject.uid",
-            "involvedObject.apiVersion",
-            "involvedObject.resourceVersion",
-            "involvedObject.fieldPath",
-            "reason",
-            "reportingComponent",
-            "source",
-            "type",
-        ],
-        ("", "secrets") => &["type"],
-        ("", "namespaces") => &["status.phase"],
-        ("", "nodes") => &["spec.unschedulable"],
-        ("", "persistentvolumeclaims") | ("", "persistentvolumes") => &["status.phase"],
-        ("batch", "jobs") => &["status.successful"],
-        ("apps", "replicasets") => &["status.replicas"],
-        _ => &[],
-    }
-}
-
-fn supported(rt: &ResourceType, field: &str) -> bool {
-    matches!(field, "metadata.name" | "metadata.namespace") || supported_fields(rt.group, rt.plural).contains(&field)
-}
-
 /// The value of a field label, as Kubernetes renders it for matching
 /// (absent strings and numbers read as "", booleans as "true"/"false").
-fn field_value(group: &str, plural: &str, obj: &Value, field: &str) -> Option<String> {
-    let path: &str = match (group, plural, field) {
-        ("", "events", "source") => "source.component",
-        _ => field,
-    };
+fn field_value(obj: &Value, field: &str, path: &str) -> Option<String> {
     let v = path.split('.').try_fold(obj, |v, part| v.get(part)).unwrap_or(&Value::Null);
     Some(match v {
         Value::String(s) => s.clone(),
@@ -117,13 +82,14 @@ mod tests {
 
     #[test]
     fn field_selectors_check_support_and_match() {
-        let pods = Registry::get().lookup("", "v1", "pods").expect("pods");
-        let f = Filter::new(pods, Some("app in (web)"), Some("spec.nodeName=n1,status.phase!=Failed")).expect("valid");
+        let registry = Registry::builtin();
+        let pods = registry.lookup("", "v1", "pods").expect("pods");
+        let f = Filter::new(&pods, Some("app in (web)"), Some("spec.nodeName=n1,status.phase!=Failed")).expect("valid");
         let pod = json!({"metadata": {"name": "p", "labels": {"app": "web"}}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
         assert!(f.matches(&pod));
         let other = json!({"metadata": {"name": "p", "labels": {"app": "web"}}, "spec": {"nodeName": "n2"}});
         assert!(!f.matches(&other));
-        let err = Filter::new(pods, None, Some("spec.foo=bar")).err().expect("unsupported");
+        let err = Filter::new(&pods, None, Some("spec.foo=bar")).err().expect("unsupported");
         assert_eq!(err.code, 400);
         assert!(err.message.contains("field label not supported: spec.foo"));
     }

@@ -19,7 +19,7 @@ pub fn table_for(
     let rows: Vec<Value> = items
         .iter()
         .map(|item| {
-            let cells = skiff_printers::cells(rt.group, rt.plural, item, now);
+            let cells = rt.codec.cells(item, now);
             let mut row = json!({"cells": cells});
             match include_object {
                 "None" => {}
@@ -43,7 +43,9 @@ pub fn table_for(
         "rows": rows,
     });
     if with_columns {
-        let columns: Vec<Value> = skiff_printers::columns(rt.group, rt.plural)
+        let columns: Vec<Value> = rt
+            .codec
+            .columns()
             .iter()
             .map(|c| {
                 json!({

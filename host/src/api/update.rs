@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::create::check_type_meta;
 use super::error::{ApiError, ApiResult};
+use super::managed::{self, FieldManager};
 use super::{key_for, meta, Api, Outcome, WriteOptions};
 use crate::admission::Attributes;
 use crate::resources::{validation, FieldValidation, ResourceType};
@@ -24,7 +25,7 @@ impl Api {
         mut body: Value,
         opts: WriteOptions,
     ) -> ApiResult<(Outcome, Vec<String>)> {
-        check_type_meta(rt, &mut body)?;
+        check_type_meta(&rt, &mut body)?;
         let body_name = meta::name(&body);
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -40,16 +41,16 @@ impl Api {
             }
         }
         let requested_rv = meta::resource_version(&body).to_string();
-        let key = key_for(rt, namespace, name);
+        let key = key_for(&rt, namespace, name);
         let compute = |old: Value, validate: bool| {
             if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
-                return Err(ApiError::modified(rt.group, rt.plural, name));
+                return Err(ApiError::modified(&rt.group, &rt.plural, name));
             }
             let requested_uid = meta::uid(&body);
             if !requested_uid.is_empty() && requested_uid != meta::uid(&old) {
                 return Err(ApiError::conflict(
-                    rt.group,
-                    rt.plural,
+                    &rt.group,
+                    &rt.plural,
                     name,
                     &format!(
                         "Precondition failed: UID in precondition: {requested_uid}, UID in object meta: {}",
@@ -57,16 +58,17 @@ impl Api {
                     ),
                 ));
             }
-            finish(rt, old, body.clone(), subresource, opts.field_validation, validate)
+            finish(&rt, old, body.clone(), &Finish::new(&opts, subresource), validate)
         };
-        self.write_update(rt, &key, namespace, subresource, &opts, compute).await
+        self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await
     }
 
     /// Reads the object, computes its next version with `compute`, and writes
     /// it. When admission plugins are interested they run between the two,
     /// outside the store's write lock; the write then lands only if the object
     /// did not change meanwhile, else it starts over (as Kubernetes' guaranteed
-    /// update does).
+    /// update does). `view` is what admission sees when it is not the object
+    /// itself (a Scale for `/scale`).
     pub(super) async fn write_update<F>(
         &self,
         rt: &ResourceType,
@@ -75,6 +77,7 @@ impl Api {
         subresource: Option<&str>,
         opts: &WriteOptions,
         compute: F,
+        view: Option<&AdmissionView<'_>>,
     ) -> ApiResult<(Outcome, Vec<String>)>
     where
         F: Fn(Value, bool) -> ApiResult<(Decision, Vec<String>)>,
@@ -92,8 +95,8 @@ impl Api {
         if !self.admission.wants(&attrs) {
             let mut warnings = Vec::new();
             let outcome = self
-                .commit(rt, key, opts.dry_run, |current| {
-                    let old = current.ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+                .commit(&rt, key, opts.dry_run, |current| {
+                    let old = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
                     let (decision, w) = compute(old, true)?;
                     warnings = w;
                     Ok(decision)
@@ -106,19 +109,38 @@ impl Api {
                 .store
                 .get(key)
                 .await
-                .map_err(|e| ApiError::from_store(e, rt.group, rt.plural, name))?
-                .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
+                .map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural, name))?
+                .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             let (decision, mut warnings) = compute(old.clone(), false)?;
             let decision = match decision {
-                Decision::Put(new) => {
-                    let (mut new, w) = self.admission.mutate(&attrs, new, Some(&old)).await?;
-                    warnings.extend(w);
-                    set_generation(rt, &old, &mut new);
-                    let causes = validation::validate(rt, &new, Some(&old));
-                    if !causes.is_empty() {
-                        return Err(ApiError::invalid(rt.group, rt.kind, name, causes));
+                Decision::Put(mut new) => {
+                    match view {
+                        None => {
+                            let (mutated, w) = self.admission.mutate(&attrs, new, Some(&old)).await?;
+                            new = mutated;
+                            warnings.extend(w);
+                        }
+                        Some(v) => {
+                            let (old_view, new_view) = ((v.view)(&old), (v.view)(&new));
+                            let (mutated, w) = self.admission.mutate(&attrs, new_view.clone(), Some(&old_view)).await?;
+                            warnings.extend(w);
+                            if mutated != new_view {
+                                (v.apply)(&mut new, &mutated)?;
+                            }
+                        }
                     }
-                    warnings.extend(self.admission.validate(&attrs, Some(&new), Some(&old)).await?);
+                    set_generation(&rt, &old, &mut new);
+                    let causes = validation::validate(&rt, &new, Some(&old));
+                    if !causes.is_empty() {
+                        return Err(ApiError::invalid(&rt.group, &rt.kind, name, causes));
+                    }
+                    let w = match view {
+                        None => self.admission.validate(&attrs, Some(&new), Some(&old)).await?,
+                        Some(v) => {
+                            self.admission.validate(&attrs, Some(&(v.view)(&new)), Some(&(v.view)(&old))).await?
+                        }
+                    };
+                    warnings.extend(w);
                     if new == old {
                         Decision::Keep
                     } else {
@@ -130,11 +152,11 @@ impl Api {
             let read_rv = meta::resource_version(&old).to_string();
             let mut stale = false;
             let outcome = self
-                .commit(rt, key, opts.dry_run, |current| match current {
-                    None => Err(ApiError::not_found(rt.group, rt.plural, name)),
+                .commit(&rt, key, opts.dry_run, |current| match current {
+                    None => Err(ApiError::not_found(&rt.group, &rt.plural, name)),
                     Some(c) if meta::resource_version(&c) != read_rv => {
                         stale = true;
-                        Err(ApiError::modified(rt.group, rt.plural, name))
+                        Err(ApiError::modified(&rt.group, &rt.plural, name))
                     }
                     Some(_) => Ok(decision),
                 })
@@ -145,12 +167,19 @@ impl Api {
             }
         }
         Err(ApiError::conflict(
-            rt.group,
-            rt.plural,
+            &rt.group,
+            &rt.plural,
             name,
             "the object kept changing while admission plugins ran; please try again",
         ))
     }
+}
+
+/// What admission sees of a subresource whose object is not the kind's own
+/// (a Scale), and how a mutated view is carried back.
+pub(super) struct AdmissionView<'a> {
+    pub view: &'a (dyn Fn(&Value) -> Value + Sync),
+    pub apply: &'a (dyn Fn(&mut Value, &Value) -> ApiResult<()> + Sync),
 }
 
 /// `generation` counts changes of the desired state (everything but metadata and status).
@@ -162,6 +191,22 @@ fn set_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
     }
 }
 
+/// How a write's new version is finished: who writes (for managedFields)
+/// and how unknown fields are treated.
+pub(super) struct Finish<'a> {
+    pub manager: FieldManager<'a>,
+    pub validation: FieldValidation,
+}
+
+impl<'a> Finish<'a> {
+    pub fn new(opts: &'a WriteOptions, subresource: Option<&'a str>) -> Finish<'a> {
+        Finish {
+            manager: FieldManager { name: &opts.field_manager, subresource, force: opts.force },
+            validation: opts.field_validation,
+        }
+    }
+}
+
 /// Turns a proposed new version of `old` into the decision to store: keeps
 /// the server-owned metadata, applies the status split, decodes, validates,
 /// bumps generation, and removes an object whose last finalizer is gone.
@@ -170,12 +215,12 @@ pub(super) fn finish(
     rt: &ResourceType,
     old: Value,
     mut new: Value,
-    subresource: Option<&str>,
-    validation_mode: FieldValidation,
+    how: &Finish<'_>,
     validate: bool,
 ) -> ApiResult<(Decision, Vec<String>)> {
+    let subresource = how.manager.subresource;
     let name = meta::name(&old).to_string();
-    super::create::check_metadata_shape(rt, &new)?;
+    super::create::check_metadata_shape(&rt, &new)?;
     if subresource == Some("status") {
         // Only status may change through /status.
         let status = new.get("status").cloned();
@@ -188,28 +233,18 @@ pub(super) fn finish(
                 }
             }
         }
-    } else if rt.status && subresource != Some("binding") {
-        if rt.is("", "namespaces") {
-            // spec.finalizers changes only through /finalize, the namespace controller's.
-            let finalizers = old["spec"]["finalizers"].clone();
-            if subresource == Some("finalize") {
-                new["status"] = old["status"].clone();
-            } else {
-                match new.get_mut("spec") {
-                    Some(Value::Object(spec)) => {
-                        spec.insert("finalizers".into(), finalizers);
-                    }
-                    None | Some(Value::Null) => new["spec"] = json!({"finalizers": finalizers}),
-                    // A spec of the wrong type is refused by decoding below.
-                    Some(_) => {}
-                }
-            }
+    } else if subresource != Some("binding") {
+        // `/finalize` may change a Namespace's spec.finalizers, which the main resource keeps.
+        if subresource != Some("finalize") {
+            rt.strategy.prepare_for_update(&mut new, &old);
         }
-        match old.get("status") {
-            Some(s) => new["status"] = s.clone(),
-            None => {
-                if let Some(o) = new.as_object_mut() {
-                    o.remove("status");
+        if rt.status {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
                 }
             }
         }
@@ -231,7 +266,6 @@ pub(super) fn finish(
                 None => m.remove(f),
             };
         }
-        m.remove("managedFields");
         m.remove("selfLink");
     }
     // Once deletion has begun, finalizers may only be removed.
@@ -240,8 +274,8 @@ pub(super) fn finish(
         let added: Vec<String> = meta::finalizers(&new).into_iter().filter(|f| !before.contains(f)).collect();
         if !added.is_empty() {
             return Err(ApiError::invalid(
-                rt.group,
-                rt.kind,
+                &rt.group,
+                &rt.kind,
                 &name,
                 vec![crate::api::error::Cause::forbidden(
                     "metadata.finalizers",
@@ -252,56 +286,23 @@ pub(super) fn finish(
             ));
         }
     }
-    if rt.is("", "services") {
-        keep_allocated_addresses(&old, &mut new);
-    }
-    let decoded = rt.codec.decode(&new, validation_mode)?;
+    let decoded = rt.codec.decode(&new, how.validation)?;
     let mut new = decoded.object;
+    managed::track(&rt, Some(&old), &mut new, &how.manager)?;
     // Decoding serialises afresh; keep the stored revision for the comparison below.
     meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
-    set_generation(rt, &old, &mut new);
+    set_generation(&rt, &old, &mut new);
     if validate {
-        let causes = validation::validate(rt, &new, Some(&old));
+        let causes = validation::validate(&rt, &new, Some(&old));
         if !causes.is_empty() {
-            return Err(ApiError::invalid(rt.group, rt.kind, &name, causes));
+            return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
     }
-    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_pending(rt, &new) {
+    if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !rt.strategy.deletion_pending(&new) {
         return Ok((Decision::Delete, decoded.warnings));
     }
     if new == old {
         return Ok((Decision::Keep, decoded.warnings));
     }
     Ok((Decision::Put(new), decoded.warnings))
-}
-
-/// An update that leaves out a Service's cluster IP or node ports keeps the
-/// allocated ones, as Kubernetes does (clients rarely send them back).
-fn keep_allocated_addresses(old: &Value, new: &mut Value) {
-    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
-    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-        let missing = spec.get(field).is_none_or(|v| v.is_null() || v.as_str() == Some(""));
-        if missing && !old["spec"][field].is_null() {
-            spec.insert(field.into(), old["spec"][field].clone());
-        }
-    }
-    let old_ports = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
-    for port in spec.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
-        if !port["nodePort"].is_null() {
-            continue;
-        }
-        let protocol = port["protocol"].as_str().unwrap_or("TCP").to_string();
-        let same =
-            old_ports.iter().find(|o| o["port"] == port["port"] && o["protocol"].as_str().unwrap_or("TCP") == protocol);
-        if let (Some(same), Some(p)) = (same, port.as_object_mut()) {
-            if !same["nodePort"].is_null() {
-                p.insert("nodePort".into(), same["nodePort"].clone());
-            }
-        }
-    }
-}
-
-/// A namespace also waits for its `spec.finalizers` (the namespace controller's).
-fn namespace_pending(rt: &ResourceType, obj: &Value) -> bool {
-    rt.is("", "namespaces") && obj["spec"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
 }

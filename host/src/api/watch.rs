@@ -56,7 +56,7 @@ impl WatchOptions {
 
 struct Sink {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     repr: Representation,
     first: bool,
     /// Events ready at the same moment go out as one chunk: one frame and
@@ -89,7 +89,7 @@ impl Sink {
     async fn send(&mut self, kind: &str, object: &Value) -> bool {
         let object = match self.repr {
             Representation::Table if kind != "ERROR" && kind != "BOOKMARK" => {
-                let t = table::table_for(self.rt, std::slice::from_ref(object), None, None, self.first, "Metadata");
+                let t = table::table_for(&self.rt, std::slice::from_ref(object), None, None, self.first, "Metadata");
                 self.first = false;
                 t
             }
@@ -104,18 +104,18 @@ impl Sink {
 
 pub async fn serve(
     api: Arc<Api>,
-    rt: &'static ResourceType,
+    rt: Arc<ResourceType>,
     namespace: Option<String>,
     opts: WatchOptions,
     repr: Representation,
 ) -> Result<Response, ApiError> {
-    let filter = Filter::new(rt, opts.list.label_selector.as_deref(), opts.list.field_selector.as_deref())?;
+    let filter = Filter::new(&rt, opts.list.label_selector.as_deref(), opts.list.field_selector.as_deref())?;
     let start: Option<i64> = match opts.list.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
         Some(rv) => Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))?),
     };
     let (tx, rx) = mpsc::channel(256);
-    let mut sink = Sink { tx, rt, repr, first: true, pending: BytesMut::new() };
+    let mut sink = Sink { tx, rt: rt.clone(), repr, first: true, pending: BytesMut::new() };
     let mut shutdown = api.shutdown.clone();
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(opts.timeout);
@@ -140,7 +140,7 @@ pub async fn serve(
             list.resource_version_match = None;
             list.limit = None;
             list.continue_token = None;
-            match api.list(rt, namespace.as_deref(), &list).await {
+            match api.list(&rt, namespace.as_deref(), &list).await {
                 Ok(result) => {
                     if start.is_none() {
                         from = result.revision;
@@ -151,7 +151,7 @@ pub async fn serve(
                         }
                     }
                     if opts.send_initial_events == Some(true) && opts.bookmarks {
-                        let mark = bookmark(rt, result.revision, true);
+                        let mark = bookmark(&rt, result.revision, true);
                         if !sink.send("BOOKMARK", &mark).await {
                             return;
                         }
@@ -184,7 +184,7 @@ pub async fn serve(
                 _ = &mut deadline => return,
                 _ = shutdown.changed() => return,
                 _ = ticker.tick(), if opts.bookmarks => {
-                    if !sink.send("BOOKMARK", &bookmark(rt, stream.last(), false)).await {
+                    if !sink.send("BOOKMARK", &bookmark(&rt, stream.last(), false)).await {
                         return;
                     }
                 }
@@ -288,8 +288,8 @@ mod tests {
 
     #[test]
     fn objects_entering_or_leaving_a_selector_are_added_or_deleted() {
-        let rt = Registry::get().lookup("", "v1", "configmaps").expect("configmaps");
-        let filter = Filter::new(rt, Some("app=web"), None).expect("selector");
+        let rt = Registry::builtin().lookup("", "v1", "configmaps").expect("configmaps").clone();
+        let filter = Filter::new(&rt, Some("app=web"), None).expect("selector");
         let see = |c: &Change| visible_as(c, "/configmaps", true, Some("ns"), &filter);
         let web = json!({"app": "web"});
         let db = json!({"app": "db"});

@@ -14,23 +14,23 @@ use crate::resources::ResourceType;
 use crate::store::{Change, EventType, Key};
 
 pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
-    let Some(rt) = api.registry.by_store_key(&change.resource) else { return };
+    let Some(rt) = api.registry().by_store_key(&change.resource).cloned() else { return };
     let obj = &change.object;
     match change.event {
         EventType::Deleted => {
-            collect_dependents_of(&api, rt, obj).await;
+            collect_dependents_of(&api, &rt, obj).await;
             // A dependent going away may let a foreground-deleting owner finish.
             for (owner_rt, owner_obj) in owners_of(&api, obj).await {
                 if let Some(owner_rt) = owner_rt.filter(|_| pending(&owner_obj, FOREGROUND)) {
-                    foreground(&api, owner_rt, &owner_obj).await;
+                    foreground(&api, &owner_rt, &owner_obj).await;
                 }
             }
         }
         _ => {
             if pending(obj, ORPHAN) {
-                orphan(&api, rt, obj).await;
+                orphan(&api, &rt, obj).await;
             } else if pending(obj, FOREGROUND) {
-                foreground(&api, rt, obj).await;
+                foreground(&api, &rt, obj).await;
             }
         }
     }
@@ -54,14 +54,14 @@ pub async fn resync(api: Arc<Api>) {
             }
         };
         for (key, obj) in candidates {
-            let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
+            let Some(rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
             if !pending(&obj, needle) {
                 continue;
             }
             if needle == ORPHAN {
-                orphan(&api, rt, &obj).await;
+                orphan(&api, &rt, &obj).await;
             } else {
-                foreground(&api, rt, &obj).await;
+                foreground(&api, &rt, &obj).await;
             }
         }
     }
@@ -83,10 +83,10 @@ async fn sweep_dangling(api: &Api) {
         if !has_owners || meta::is_deleting(&obj) {
             continue;
         }
-        let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
+        let Some(rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         if owners_of(api, &obj).await.is_empty() {
             tracing::info!(object = %key.name, resource = %key.resource, "collecting an object whose owners are gone");
-            log_err(api.delete(rt, namespace_of(&key), &key.name, &opts).await.map(|_| ()), &key.name, "collecting");
+            log_err(api.delete(&rt, namespace_of(&key), &key.name, &opts).await.map(|_| ()), &key.name, "collecting");
         }
     }
 }
@@ -127,17 +127,17 @@ async fn dependents(api: &Api, owner_rt: &ResourceType, owner: &Value) -> Vec<(K
 /// The owners of `obj` that still exist. An owner that could not be read
 /// counts as existing (with a null object), and so does one of a kind this
 /// server does not serve (with no type): the collector only acts on certainty.
-async fn owners_of(api: &Api, obj: &Value) -> Vec<(Option<&'static ResourceType>, Value)> {
+async fn owners_of(api: &Api, obj: &Value) -> Vec<(Option<std::sync::Arc<ResourceType>>, Value)> {
     let mut out = Vec::new();
     for r in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
         let group = r["apiVersion"].as_str().and_then(|v| v.rsplit_once('/').map(|(g, _)| g)).unwrap_or("");
-        let Some(rt) = api.registry.by_kind(group, r["kind"].as_str().unwrap_or("")) else {
+        let Some(rt) = api.registry().by_kind(group, r["kind"].as_str().unwrap_or("")).cloned() else {
             // A kind this server does not serve cannot be checked: assume it exists.
             out.push((None, Value::Null));
             continue;
         };
         let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
-        match api.get(rt, ns, r["name"].as_str().unwrap_or("")).await {
+        match api.get(&rt, ns, r["name"].as_str().unwrap_or("")).await {
             Ok(owner) if owner["metadata"]["uid"] == r["uid"] => out.push((Some(rt), owner)),
             // Gone, or a new object under the same name: this owner no longer exists.
             Ok(_) => {}
@@ -153,15 +153,15 @@ async fn owners_of(api: &Api, obj: &Value) -> Vec<(Option<&'static ResourceType>
 /// (background); those with other live owners just lose the dangling reference.
 async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
     let uid = owner["metadata"]["uid"].clone();
-    for (key, dep) in dependents(api, rt, owner).await {
-        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
+    for (key, dep) in dependents(api, &rt, owner).await {
+        let Some(dep_rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         let live = owners_of(api, &dep).await;
         let ns = namespace_of(&key);
         if live.is_empty() {
             let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
-            log_err(api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
+            log_err(api.delete(&dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
         } else {
-            drop_owner_reference(api, dep_rt, &key, &uid, "removing a dangling owner reference").await;
+            drop_owner_reference(api, &dep_rt, &key, &uid, "removing a dangling owner reference").await;
         }
     }
 }
@@ -170,7 +170,7 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
 async fn drop_owner_reference(api: &Api, rt: &ResourceType, dependent: &Key, uid: &Value, what: &str) {
     let ns = namespace_of(dependent);
     let result = api
-        .modify(rt, ns, &dependent.name, None, |obj| {
+        .modify(&crate::auth::User::component("garbage-collector"), &rt, ns, &dependent.name, None, |obj| {
             remove_owner_ref(obj, uid);
             Ok(())
         })
@@ -191,17 +191,17 @@ fn remove_owner_ref(obj: &mut Value, uid: &Value) {
 
 async fn orphan(api: &Api, rt: &ResourceType, owner: &Value) {
     let uid = owner["metadata"]["uid"].clone();
-    for (key, _) in dependents(api, rt, owner).await {
-        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
-        drop_owner_reference(api, dep_rt, &key, &uid, "orphaning dependent").await;
+    for (key, _) in dependents(api, &rt, owner).await {
+        let Some(dep_rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
+        drop_owner_reference(api, &dep_rt, &key, &uid, "orphaning dependent").await;
     }
-    remove_finalizer(api, rt, owner, ORPHAN).await;
+    remove_finalizer(api, &rt, owner, ORPHAN).await;
 }
 
 async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
-    let deps = dependents(api, rt, owner).await;
+    let deps = dependents(api, &rt, owner).await;
     if deps.is_empty() {
-        remove_finalizer(api, rt, owner, FOREGROUND).await;
+        remove_finalizer(api, &rt, owner, FOREGROUND).await;
         return;
     }
     let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
@@ -209,10 +209,10 @@ async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
         if meta::is_deleting(&dep) {
             continue;
         }
-        let Some(dep_rt) = api.registry.by_store_key(&key.resource) else { continue };
+        let Some(dep_rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         let ns = namespace_of(&key);
         log_err(
-            api.delete(dep_rt, ns, &key.name, &opts).await.map(|_| ()),
+            api.delete(&dep_rt, ns, &key.name, &opts).await.map(|_| ()),
             &key.name,
             "deleting dependent (foreground)",
         );
@@ -223,7 +223,7 @@ async fn remove_finalizer(api: &Api, rt: &ResourceType, obj: &Value, finalizer: 
     let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
     let name = meta::name(obj).to_string();
     let result = api
-        .modify(rt, ns, &name, None, |o| {
+        .modify(&crate::auth::User::component("garbage-collector"), &rt, ns, &name, None, |o| {
             if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
                 list.retain(|f| f.as_str() != Some(finalizer));
             }

@@ -72,8 +72,8 @@ fn expired(lease: &Value) -> bool {
 
 /// Takes or renews the lease; false when another live server holds it.
 async fn try_acquire(api: &Api, lease: &str, identity: &str) -> bool {
-    let Some(rt) = api.registry.lookup("coordination.k8s.io", "v1", "leases") else { return false };
-    match api.get(rt, Some("kube-system"), lease).await {
+    let Some(rt) = api.registry().lookup("coordination.k8s.io", "v1", "leases").cloned() else { return false };
+    match api.get(&rt, Some("kube-system"), lease).await {
         Err(e) if e.code == 404 => {
             let now = micro_now();
             let object = json!({
@@ -82,14 +82,14 @@ async fn try_acquire(api: &Api, lease: &str, identity: &str) -> bool {
                 "spec": {"holderIdentity": identity, "leaseDurationSeconds": LEASE_SECONDS,
                          "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
             });
-            api.create(rt, Some("kube-system"), object, Default::default()).await.is_ok()
+            api.create(&rt, Some("kube-system"), object, Default::default()).await.is_ok()
         }
         Err(e) => {
             tracing::warn!(lease, error = %e.message, "reading the lease failed");
             false
         }
         Ok(_) => api
-            .modify(rt, Some("kube-system"), lease, None, |object| {
+            .modify(&crate::auth::User::component("leader-election"), &rt, Some("kube-system"), lease, None, |object| {
                 let holder = object["spec"]["holderIdentity"].as_str().unwrap_or("").to_string();
                 if holder != identity && !holder.is_empty() && !expired(object) {
                     return Err(crate::api::error::ApiError::conflict(

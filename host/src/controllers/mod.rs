@@ -5,6 +5,7 @@
 //! lookups the API has no verb for (everything in a namespace, objects that
 //! mention an owner's uid).
 
+mod crd;
 mod gc;
 pub(crate) mod leader;
 mod namespace;
@@ -28,6 +29,8 @@ pub fn spawn_all(api: Arc<Api>, node_grace: Duration) {
             }),
         );
     };
+    // Every server serves the CRDs' kinds, so every server follows them.
+    tokio::spawn(run("crd", api.clone(), Duration::from_secs(10), crd::handle, crd::resync));
     if api.store.is_shared() {
         // Servers sharing a store take turns: one runs the controllers at a time.
         tokio::spawn(leader::run_elected(api, "skiff-controllers", controllers));

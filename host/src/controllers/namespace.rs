@@ -20,12 +20,13 @@ pub async fn handle(api: Arc<Api>, change: Arc<Change>) {
 }
 
 pub async fn resync(api: Arc<Api>) {
-    let (Some(rt), Some(sa_rt)) =
-        (api.registry.lookup("", "v1", "namespaces"), api.registry.lookup("", "v1", "serviceaccounts"))
-    else {
+    let (Some(rt), Some(sa_rt)) = (
+        api.registry().lookup("", "v1", "namespaces").cloned(),
+        api.registry().lookup("", "v1", "serviceaccounts").cloned(),
+    ) else {
         return;
     };
-    let namespaces = match api.list_all(rt, None, &Default::default()).await {
+    let namespaces = match api.list_all(&rt, None, &Default::default()).await {
         Ok(items) => items,
         Err(e) => {
             tracing::warn!(error = %e.message, "namespace resync failed");
@@ -34,7 +35,7 @@ pub async fn resync(api: Arc<Api>) {
     };
     // One query for every namespace's default ServiceAccount, not one per namespace.
     let defaults = ListOptions { field_selector: Some("metadata.name=default".into()), ..Default::default() };
-    let with_default: HashSet<String> = match api.list_all(sa_rt, None, &defaults).await {
+    let with_default: HashSet<String> = match api.list_all(&sa_rt, None, &defaults).await {
         Ok(items) => items.iter().map(|sa| meta::namespace(sa).to_string()).collect(),
         Err(_) => return,
     };
@@ -59,9 +60,9 @@ async fn reconcile(api: &Api, ns: &Value) {
         }
     };
     if keys.is_empty() {
-        let Some(rt) = api.registry.lookup("", "v1", "namespaces") else { return };
+        let Some(rt) = api.registry().lookup("", "v1", "namespaces").cloned() else { return };
         let result = api
-            .modify(rt, None, &name, Some("finalize"), |obj| {
+            .modify(&crate::auth::User::component("namespace-controller"), &rt, None, &name, Some("finalize"), |obj| {
                 let remaining: Vec<Value> = obj["spec"]["finalizers"]
                     .as_array()
                     .map(|f| f.iter().filter(|x| x.as_str() != Some("kubernetes")).cloned().collect())
@@ -81,8 +82,8 @@ async fn reconcile(api: &Api, ns: &Value) {
     }
     let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
     for key in keys {
-        let Some(rt) = api.registry.by_store_key(&key.resource) else { continue };
-        match api.delete(rt, Some(&name), &key.name, &opts).await {
+        let Some(rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
+        match api.delete(&rt, Some(&name), &key.name, &opts).await {
             Ok(_) => {}
             Err(e) if e.code == 404 => {}
             Err(e) => {
@@ -93,12 +94,12 @@ async fn reconcile(api: &Api, ns: &Value) {
 }
 
 async fn ensure_default_service_account(api: &Api, namespace: &str) {
-    let Some(rt) = api.registry.lookup("", "v1", "serviceaccounts") else { return };
-    if api.get(rt, Some(namespace), "default").await.is_ok() {
+    let Some(rt) = api.registry().lookup("", "v1", "serviceaccounts").cloned() else { return };
+    if api.get(&rt, Some(namespace), "default").await.is_ok() {
         return;
     }
     let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
-    match api.create(rt, Some(namespace), sa, Default::default()).await {
+    match api.create(&rt, Some(namespace), sa, Default::default()).await {
         Ok(_) => {}
         // Already there (a race with ourselves) or the namespace is going away.
         Err(e) if e.code == 409 || e.code == 403 || e.code == 404 => {}

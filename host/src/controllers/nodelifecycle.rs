@@ -15,12 +15,13 @@ pub async fn handle(_api: Arc<Api>, _change: Arc<Change>) {}
 
 /// `grace`: how long a Lease may go unrenewed (kube-controller-manager's node-monitor-grace-period).
 pub async fn resync(api: Arc<Api>, grace: std::time::Duration) {
-    let (Some(leases), Some(nodes)) =
-        (api.registry.lookup("coordination.k8s.io", "v1", "leases"), api.registry.lookup("", "v1", "nodes"))
-    else {
+    let (Some(leases), Some(nodes)) = (
+        api.registry().lookup("coordination.k8s.io", "v1", "leases").cloned(),
+        api.registry().lookup("", "v1", "nodes").cloned(),
+    ) else {
         return;
     };
-    let Ok(leases) = api.list_all(leases, Some("kube-node-lease"), &ListOptions::default()).await else { return };
+    let Ok(leases) = api.list_all(&leases, Some("kube-node-lease"), &ListOptions::default()).await else { return };
     let now = chrono::Utc::now();
     for lease in leases {
         let name = lease["metadata"]["name"].as_str().unwrap_or_default().to_string();
@@ -32,10 +33,17 @@ pub async fn resync(api: Arc<Api>, grace: std::time::Duration) {
             continue;
         }
         let result = api
-            .modify(nodes, None, &name, Some("status"), |node| {
-                mark_unknown(node, &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                Ok(())
-            })
+            .modify(
+                &crate::auth::User::component("node-lifecycle-controller"),
+                &nodes,
+                None,
+                &name,
+                Some("status"),
+                |node| {
+                    mark_unknown(node, &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                    Ok(())
+                },
+            )
             .await;
         match result {
             Ok(_) => {}

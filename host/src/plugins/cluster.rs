@@ -25,8 +25,8 @@ impl StoreCluster {
     }
 }
 
-fn resource(plugin: &str, gvr: &GroupVersionResource) -> Result<&'static ResourceType, WitError> {
-    let rt = Registry::get().lookup(&gvr.group, &gvr.version, &gvr.plural).ok_or_else(|| {
+fn resource(plugin: &str, gvr: &GroupVersionResource) -> Result<Arc<ResourceType>, WitError> {
+    let rt = Registry::builtin().lookup(&gvr.group, &gvr.version, &gvr.plural).cloned().ok_or_else(|| {
         wit_error(
             ErrorCode::NotFound,
             format!("the server does not have a resource {}/{}/{}", gvr.group, gvr.version, gvr.plural),
@@ -49,7 +49,7 @@ impl Cluster for StoreCluster {
     fn get<'a>(&'a self, plugin: &'a str, key: ObjectKey) -> BoxFuture<'a, Result<Option<String>, WitError>> {
         Box::pin(async move {
             let rt = resource(plugin, &key.gvr)?;
-            let store_key = key_for(rt, key.namespace.as_deref(), &key.name);
+            let store_key = key_for(&rt, key.namespace.as_deref(), &key.name);
             let obj = self.store.get(&store_key).await.map_err(unavailable)?;
             Ok(obj.map(|o| o.to_string()))
         })

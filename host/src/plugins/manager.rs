@@ -15,9 +15,9 @@ use skiff_wasm::scheduler::SchedulerPlugin;
 use skiff_wasm::{Limits, PluginEngine, PluginError};
 
 use super::builtin;
-use super::types::{Condition, Revision, WasmPlugin, WasmPluginStatus};
 use crate::admission::{Hook, Installed};
 use crate::api::{meta, Api, ListOptions, WriteOptions};
+use crate::resources::kinds::wasmplugin::{Condition, Revision, WasmPlugin, WasmPluginStatus};
 use crate::resources::ResourceType;
 use crate::scheduler::{Profiles, Source};
 use crate::store::{Change, EventType};
@@ -33,7 +33,7 @@ pub struct Manager {
     /// Run `builtin:default-scheduler` as the same policy compiled into the
     /// host instead of in wasm (to measure what the boundary costs).
     native_scheduler: bool,
-    rt: &'static ResourceType,
+    rt: std::sync::Arc<ResourceType>,
     /// The spec each plugin was last loaded (or refused) with, so an
     /// unchanged spec is not loaded again.
     tried: HashMap<String, String>,
@@ -75,8 +75,9 @@ impl From<PluginError> for Refusal {
 impl Manager {
     pub fn new(api: Arc<Api>, engine: PluginEngine, profiles: Arc<Profiles>, native_scheduler: bool) -> Manager {
         let rt = api
-            .registry
+            .registry()
             .lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins")
+            .cloned()
             .expect("the registry serves wasmplugins");
         Manager { api, engine, profiles, native_scheduler, rt, tried: HashMap::new() }
     }
@@ -116,7 +117,7 @@ impl Manager {
     }
 
     async fn sync_all(&mut self) {
-        let items = match self.api.list_all(self.rt, None, &ListOptions::default()).await {
+        let items = match self.api.list_all(&self.rt, None, &ListOptions::default()).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e.message, "cannot list WasmPlugins");
@@ -297,7 +298,7 @@ impl Manager {
     /// Records the outcome in the object's status (a few tries on conflicts).
     async fn write_status(&self, name: &str, outcome: Result<String, Refusal>) {
         for _ in 0..3 {
-            let Ok(obj) = self.api.get(self.rt, None, name).await else { return };
+            let Ok(obj) = self.api.get(&self.rt, None, name).await else { return };
             let Ok(plugin) = serde_json::from_value::<WasmPlugin>(obj.clone()) else { return };
             let status = next_status(&plugin, &outcome, self.serving(name));
             if plugin.status.as_ref() == Some(&status) {
@@ -305,7 +306,7 @@ impl Manager {
             }
             let mut updated = obj;
             updated["status"] = serde_json::to_value(&status).unwrap_or(Value::Null);
-            match self.api.update(self.rt, None, name, Some("status"), updated, WriteOptions::default()).await {
+            match self.api.update(&self.rt, None, name, Some("status"), updated, WriteOptions::default()).await {
                 Ok(_) => return,
                 Err(e) if e.code == 409 => continue,
                 Err(e) => {

@@ -8,7 +8,6 @@ pub mod builtin;
 mod cluster;
 mod manager;
 pub mod modules;
-pub mod types;
 
 pub use cluster::StoreCluster;
 pub use manager::{is_digest, Manager};

@@ -9,6 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use skiff_apimachinery::apply::ListType;
+use skiff_apimachinery::patch::KubernetesPatchMeta;
+use skiff_apimachinery::{ListStrategy, PatchMeta};
+
 use super::defaults::Defaults;
 use crate::api::error::ApiError;
 
@@ -42,13 +46,34 @@ pub struct Decoded {
 pub trait Decodable: DeserializeOwned + Serialize + schemars::JsonSchema + Defaults + Send + Sync {}
 impl<T: DeserializeOwned + Serialize + schemars::JsonSchema + Defaults + Send + Sync> Decodable for T {}
 
+/// A table column, as `meta.k8s.io/v1` Table has them.
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i32,
+}
+
+/// How a kind's objects are typed, described, printed and merged: the
+/// `k8s-openapi` type of a built-in kind, or a custom resource's schema.
 pub trait Codec: Send + Sync {
     /// Type-checks, drops (or rejects) unknown fields and applies defaults.
     fn decode(&self, object: &Value, validation: FieldValidation) -> Result<Decoded, ApiError>;
     /// The OpenAPI definition name (e.g. `io.k8s.api.apps.v1.Deployment`).
     fn schema_name(&self) -> String;
-    /// Adds this type's schema (and everything it references) to `generator`.
-    fn add_schema(&self, generator: &mut schemars::SchemaGenerator);
+    /// Adds this type's schema (and everything it references) to `generator`;
+    /// or returns it whole (a custom resource's, which references nothing).
+    fn add_schema(&self, generator: &mut schemars::SchemaGenerator) -> Option<Value>;
+    /// The Table columns `kubectl get` shows, and each row's cells.
+    fn columns(&self) -> Vec<Column>;
+    fn cells(&self, obj: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value>;
+    /// The list semantics server-side apply follows at `path` (field names from the root).
+    fn list_type(&self, path: &[&str]) -> ListType;
+    fn map_is_atomic(&self, _path: &[&str]) -> bool {
+        false
+    }
 }
 
 pub struct Typed<T>(PhantomData<fn() -> T>);
@@ -97,8 +122,50 @@ impl<T: Decodable + k8s_openapi::Resource> Codec for Typed<T> {
         T::schema_name().into_owned()
     }
 
-    fn add_schema(&self, generator: &mut schemars::SchemaGenerator) {
+    fn add_schema(&self, generator: &mut schemars::SchemaGenerator) -> Option<Value> {
         generator.subschema_for::<T>();
+        None
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        skiff_printers::columns(T::GROUP, T::URL_PATH_SEGMENT)
+            .iter()
+            .map(|c| Column {
+                name: c.name.to_string(),
+                type_: c.type_.to_string(),
+                format: c.format.to_string(),
+                description: c.description.to_string(),
+                priority: c.priority,
+            })
+            .collect()
+    }
+
+    fn cells(&self, obj: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+        skiff_printers::cells(T::GROUP, T::URL_PATH_SEGMENT, obj, now)
+    }
+
+    fn list_type(&self, path: &[&str]) -> ListType {
+        builtin_list_type(T::KIND, path)
+    }
+}
+
+/// Server-side apply's list semantics for the built-in kinds: the lists the
+/// strategic merge patch merges by a key are maps keyed on it (with the
+/// second key Kubernetes' OpenAPI adds for ports), the primitive merge lists
+/// are sets, everything else is atomic.
+fn builtin_list_type(kind: &str, path: &[&str]) -> ListType {
+    match KubernetesPatchMeta::for_kind(kind).list_strategy(path) {
+        ListStrategy::Atomic => ListType::Atomic,
+        ListStrategy::Merge { key: None } => ListType::Set,
+        ListStrategy::Merge { key: Some(key) } => {
+            let last = path.last().copied().unwrap_or("");
+            let mut keys = vec![key.clone()];
+            // Container and Service ports are keyed on port and protocol in Kubernetes' OpenAPI.
+            if (key == "containerPort" || (key == "port" && last == "ports")) && last == "ports" {
+                keys.push("protocol".into());
+            }
+            ListType::Map(keys)
+        }
     }
 }
 

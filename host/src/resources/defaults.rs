@@ -392,3 +392,12 @@ mod tests {
         assert!(v["spec"]["strategy"].get("rollingUpdate").is_none());
     }
 }
+
+impl Defaults for k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    fn apply_defaults(&mut self) {
+        let conversion = self.spec.conversion.get_or_insert_with(Default::default);
+        if conversion.strategy.is_empty() {
+            conversion.strategy = "None".into();
+        }
+    }
+}

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 use skiff_apimachinery::{labels, names, quantity};
 
+use super::strategy::NameRule;
 use super::ResourceType;
 use crate::api::error::Cause;
 
@@ -11,44 +12,9 @@ use crate::api::error::Cause;
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut errs = Vec::new();
     metadata(rt, obj, &mut errs);
-    let spec = &obj["spec"];
-    match (rt.group, rt.plural) {
-        ("", "pods") => pod_spec(spec, "spec", &[], &mut errs),
-        ("", "services") => service(spec, &mut errs),
-        ("", "configmaps") => data_keys(obj, &["data", "binaryData"], &mut errs),
-        ("", "secrets") => data_keys(obj, &["data", "stringData"], &mut errs),
-        ("", "persistentvolumeclaims") => pvc(spec, "spec", &mut errs),
-        ("", "persistentvolumes") => pv(spec, &mut errs),
-        ("apps", "deployments") | ("apps", "replicasets") | ("apps", "statefulsets") | ("apps", "daemonsets") => {
-            workload(rt, spec, &mut errs)
-        }
-        ("batch", "jobs") => job_spec(spec, "spec", &mut errs),
-        ("batch", "cronjobs") => cronjob(spec, &mut errs),
-        ("storage.k8s.io", "storageclasses") if obj["provisioner"].as_str().unwrap_or("").is_empty() => {
-            errs.push(Cause::required("provisioner"));
-        }
-        ("rbac.authorization.k8s.io", "rolebindings") | ("rbac.authorization.k8s.io", "clusterrolebindings") => {
-            for f in ["apiGroup", "kind", "name"] {
-                if obj["roleRef"][f].as_str().is_none() && f != "apiGroup" {
-                    errs.push(Cause::required(format!("roleRef.{f}")));
-                }
-            }
-        }
-        ("networking.k8s.io", "ingresses") => ingress(spec, &mut errs),
-        ("discovery.k8s.io", "endpointslices") => {
-            let supported = ["IPv4", "IPv6", "FQDN"];
-            match obj["addressType"].as_str() {
-                None => errs.push(Cause::required("addressType")),
-                Some(t) if !supported.contains(&t) => {
-                    errs.push(Cause::unsupported("addressType", &obj["addressType"], &supported))
-                }
-                _ => {}
-            }
-        }
-        _ => {}
-    }
+    errs.extend(rt.strategy.validate(obj));
     if let Some(old) = old {
-        immutable(rt, obj, old, &mut errs);
+        errs.extend(rt.strategy.validate_update(obj, old));
     }
     errs
 }
@@ -63,11 +29,10 @@ fn metadata(rt: &ResourceType, obj: &Value, errs: &mut Vec<Cause>) {
             message: "Required value: name or generateName is required".into(),
         });
     } else {
-        let problems = match (rt.group, rt.plural) {
-            // These names end up in DNS labels or as path segments of their own.
-            ("", "namespaces") | ("", "services") => names::is_dns1123_label(name),
-            ("rbac.authorization.k8s.io", _) => path_segment_name(name),
-            _ => names::is_dns1123_subdomain(name),
+        let problems = match rt.strategy.name_rule() {
+            NameRule::Label => names::is_dns1123_label(name),
+            NameRule::PathSegment => path_segment_name(name),
+            NameRule::Subdomain => names::is_dns1123_subdomain(name),
         };
         for p in problems {
             errs.push(Cause::invalid("metadata.name", &meta["name"], p));
@@ -125,7 +90,7 @@ fn path_segment_name(name: &str) -> Vec<String> {
     Vec::new()
 }
 
-fn data_keys(obj: &Value, fields: &[&str], errs: &mut Vec<Cause>) {
+pub(crate) fn data_keys(obj: &Value, fields: &[&str], errs: &mut Vec<Cause>) {
     for field in fields {
         for key in obj[*field].as_object().map(Map::keys).into_iter().flatten() {
             let valid = !key.is_empty()
@@ -145,7 +110,7 @@ fn data_keys(obj: &Value, fields: &[&str], errs: &mut Vec<Cause>) {
 }
 
 /// `extra_volumes`: names mounts may use besides `volumes` (a StatefulSet's claim templates).
-fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause>) {
+pub(crate) fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause>) {
     let containers = spec["containers"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if containers.is_empty() {
         errs.push(Cause::required(format!("{at}.containers")));
@@ -231,7 +196,7 @@ fn pod_spec(spec: &Value, at: &str, extra_volumes: &[&str], errs: &mut Vec<Cause
     }
 }
 
-fn port_number(v: &Value, at: &str, required: bool, errs: &mut Vec<Cause>) {
+pub(crate) fn port_number(v: &Value, at: &str, required: bool, errs: &mut Vec<Cause>) {
     match v.as_i64() {
         None if required && v.is_null() => errs.push(Cause::required(at)),
         Some(p) if !(1..=65535).contains(&p) => {
@@ -241,14 +206,14 @@ fn port_number(v: &Value, at: &str, required: bool, errs: &mut Vec<Cause>) {
     }
 }
 
-fn protocol(v: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn protocol(v: &Value, at: &str, errs: &mut Vec<Cause>) {
     let ok = ["TCP", "UDP", "SCTP"];
     if !v.is_null() && !v.as_str().is_some_and(|p| ok.contains(&p)) {
         errs.push(Cause::unsupported(at, v, &ok));
     }
 }
 
-fn service(spec: &Value, errs: &mut Vec<Cause>) {
+pub(crate) fn service(spec: &Value, errs: &mut Vec<Cause>) {
     let ty = spec["type"].as_str().unwrap_or("ClusterIP");
     let ok = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
     if !ok.contains(&ty) {
@@ -280,7 +245,7 @@ fn service(spec: &Value, errs: &mut Vec<Cause>) {
     }
 }
 
-fn selector(spec: &Value, template_labels: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn selector(spec: &Value, template_labels: &Value, at: &str, errs: &mut Vec<Cause>) {
     let sel = &spec["selector"];
     if sel.is_null() {
         errs.push(Cause::required(format!("{at}.selector")));
@@ -308,7 +273,7 @@ fn selector(spec: &Value, template_labels: &Value, at: &str, errs: &mut Vec<Caus
     }
 }
 
-fn replicas(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn replicas(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     if let Some(r) = spec["replicas"].as_i64() {
         if r < 0 {
             errs.push(Cause::invalid(
@@ -320,7 +285,8 @@ fn replicas(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     }
 }
 
-fn workload(rt: &ResourceType, spec: &Value, errs: &mut Vec<Cause>) {
+/// The checks every pod-template workload (Deployment, ReplicaSet, StatefulSet, DaemonSet) shares.
+pub(crate) fn workload(spec: &Value, errs: &mut Vec<Cause>) {
     replicas(spec, "spec", errs);
     selector(spec, &spec["template"]["metadata"]["labels"], "spec", errs);
     let claims: Vec<&str> = spec["volumeClaimTemplates"]
@@ -334,27 +300,9 @@ fn workload(rt: &ResourceType, spec: &Value, errs: &mut Vec<Cause>) {
     if restart != "Always" {
         errs.push(Cause::unsupported("spec.template.spec.restartPolicy", &Value::String(restart.into()), &["Always"]));
     }
-    if rt.plural == "statefulsets" {
-        for (i, claim) in spec["volumeClaimTemplates"].as_array().into_iter().flatten().enumerate() {
-            pvc(&claim["spec"], &format!("spec.volumeClaimTemplates[{i}].spec"), errs);
-        }
-    }
-    if rt.plural == "deployments" {
-        let ty = &spec["strategy"]["type"];
-        let ok = ["Recreate", "RollingUpdate"];
-        if !ty.as_str().is_some_and(|t| ok.contains(&t)) {
-            errs.push(Cause::unsupported("spec.strategy.type", ty, &ok));
-        }
-        if ty.as_str() == Some("Recreate") && !spec["strategy"]["rollingUpdate"].is_null() {
-            errs.push(Cause::forbidden(
-                "spec.strategy.rollingUpdate",
-                "may not be specified when strategy `type` is 'Recreate'",
-            ));
-        }
-    }
 }
 
-fn job_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn job_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     pod_spec(&spec["template"]["spec"], &format!("{at}.template.spec"), &[], errs);
     let restart = &spec["template"]["spec"]["restartPolicy"];
     if !restart.as_str().is_some_and(|r| r == "OnFailure" || r == "Never") {
@@ -367,7 +315,7 @@ fn job_spec(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     }
 }
 
-fn cronjob(spec: &Value, errs: &mut Vec<Cause>) {
+pub(crate) fn cronjob(spec: &Value, errs: &mut Vec<Cause>) {
     match spec["schedule"].as_str() {
         None | Some("") => errs.push(Cause::required("spec.schedule")),
         Some(s) => {
@@ -406,7 +354,7 @@ pub fn cron_fields(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn pvc(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn pvc(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     access_modes(&spec["accessModes"], &format!("{at}.accessModes"), errs);
     let storage = &spec["resources"]["requests"]["storage"];
     if storage.is_null() && spec["dataSource"].is_null() {
@@ -414,7 +362,7 @@ fn pvc(spec: &Value, at: &str, errs: &mut Vec<Cause>) {
     }
 }
 
-fn access_modes(v: &Value, at: &str, errs: &mut Vec<Cause>) {
+pub(crate) fn access_modes(v: &Value, at: &str, errs: &mut Vec<Cause>) {
     let ok = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"];
     match v.as_array() {
         None => errs.push(Cause::required(at)),
@@ -429,7 +377,7 @@ fn access_modes(v: &Value, at: &str, errs: &mut Vec<Cause>) {
     }
 }
 
-fn pv(spec: &Value, errs: &mut Vec<Cause>) {
+pub(crate) fn pv(spec: &Value, errs: &mut Vec<Cause>) {
     access_modes(&spec["accessModes"], "spec.accessModes", errs);
     if spec["capacity"]["storage"].is_null() {
         errs.push(Cause::required("spec.capacity"));
@@ -440,7 +388,7 @@ fn pv(spec: &Value, errs: &mut Vec<Cause>) {
     }
 }
 
-fn ingress(spec: &Value, errs: &mut Vec<Cause>) {
+pub(crate) fn ingress(spec: &Value, errs: &mut Vec<Cause>) {
     for (i, rule) in spec["rules"].as_array().into_iter().flatten().enumerate() {
         for (j, path) in rule["http"]["paths"].as_array().into_iter().flatten().enumerate() {
             let at = format!("spec.rules[{i}].http.paths[{j}]");
@@ -459,57 +407,30 @@ fn ingress(spec: &Value, errs: &mut Vec<Cause>) {
     }
 }
 
-/// Fields Kubernetes refuses to change after creation.
-fn immutable(rt: &ResourceType, obj: &Value, old: &Value, errs: &mut Vec<Cause>) {
-    let mut fixed = |path: &str| {
+/// Refuses a change of any of `paths` (dotted) between `old` and `obj`.
+pub(crate) fn immutable(obj: &Value, old: &Value, paths: &[&str], errs: &mut Vec<Cause>) {
+    for path in paths {
         let new = pointer(obj, path);
         if new != pointer(old, path) {
-            errs.push(Cause::immutable(path, new));
+            errs.push(Cause::immutable(*path, new));
         }
-    };
-    match (rt.group, rt.plural) {
-        ("apps", "deployments") | ("apps", "replicasets") | ("apps", "daemonsets") => fixed("spec.selector"),
-        ("apps", "statefulsets") => {
-            for p in ["spec.selector", "spec.serviceName", "spec.podManagementPolicy", "spec.volumeClaimTemplates"] {
-                fixed(p);
+    }
+}
+
+/// ConfigMaps and Secrets marked `immutable` keep their data.
+pub(crate) fn immutable_data(obj: &Value, old: &Value, errs: &mut Vec<Cause>) {
+    if old["immutable"].as_bool() == Some(true) {
+        for p in ["data", "binaryData", "immutable"] {
+            if pointer(obj, p) != pointer(old, p) {
+                errs.push(Cause::forbidden(p, "field is immutable when `immutable` is set"));
             }
         }
-        ("batch", "jobs") => {
-            fixed("spec.selector");
-            fixed("spec.completionMode");
-        }
-        ("", "persistentvolumeclaims") => {
-            for p in ["spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeMode"] {
-                fixed(p);
-            }
-        }
-        ("storage.k8s.io", "storageclasses") => {
-            for p in ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"] {
-                fixed(p);
-            }
-        }
-        ("rbac.authorization.k8s.io", "rolebindings") | ("rbac.authorization.k8s.io", "clusterrolebindings") => {
-            fixed("roleRef")
-        }
-        ("", "services") if obj["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty()) => {
-            fixed("spec.clusterIP");
-        }
-        ("", "pods") => pod_update(obj, old, errs),
-        ("", "configmaps") | ("", "secrets") if old["immutable"].as_bool() == Some(true) => {
-            for p in ["data", "binaryData", "immutable"] {
-                let new = pointer(obj, p);
-                if new != pointer(old, p) {
-                    errs.push(Cause::forbidden(p, "field is immutable when `immutable` is set"));
-                }
-            }
-        }
-        _ => {}
     }
 }
 
 /// A pod's spec may change only in images, activeDeadlineSeconds, tolerations
 /// (additions) and a few more; everything else is fixed at creation.
-fn pod_update(obj: &Value, old: &Value, errs: &mut Vec<Cause>) {
+pub(crate) fn pod_update(obj: &Value, old: &Value, errs: &mut Vec<Cause>) {
     let mut a = obj["spec"].clone();
     let mut b = old["spec"].clone();
     for spec in [&mut a, &mut b] {
@@ -563,8 +484,8 @@ mod tests {
     use crate::resources::Registry;
     use serde_json::json;
 
-    fn rt(group: &str, plural: &str) -> &'static ResourceType {
-        Registry::get().lookup(group, "v1", plural).expect("registered")
+    fn rt(group: &str, plural: &str) -> std::sync::Arc<ResourceType> {
+        Registry::builtin().lookup(group, "v1", plural).expect("registered").clone()
     }
 
     fn fields(causes: &[Cause]) -> Vec<String> {
@@ -581,14 +502,14 @@ mod tests {
     #[test]
     fn names_follow_rfc_1123_with_kubernetes_wording() {
         let cm = json!({"metadata": {"name": "Foo_Bar", "namespace": "default"}});
-        let causes = validate(rt("", "configmaps"), &cm, None);
+        let causes = validate(&rt("", "configmaps"), &cm, None);
         assert_eq!(fields(&causes), ["metadata.name"]);
         assert!(causes[0]
             .render()
             .starts_with("metadata.name: Invalid value: \"Foo_Bar\": a lowercase RFC 1123 subdomain"));
         let missing = json!({"metadata": {"namespace": "default"}});
         assert_eq!(
-            validate(rt("", "configmaps"), &missing, None)[0].render(),
+            validate(&rt("", "configmaps"), &missing, None)[0].render(),
             "metadata.name: Required value: name or generateName is required"
         );
     }
@@ -598,7 +519,7 @@ mod tests {
         let pod = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [
             {"name": "a", "volumeMounts": [{"name": "data", "mountPath": "/d"}]},
             {"name": "a", "image": "x", "ports": [{"containerPort": 70000}]}]}});
-        let got = fields(&validate(rt("", "pods"), &pod, None));
+        let got = fields(&validate(&rt("", "pods"), &pod, None));
         assert!(got.contains(&"spec.containers[0].image".to_string()), "{got:?}");
         assert!(got.contains(&"spec.containers[1].name".to_string()), "duplicate name: {got:?}");
         assert!(got.contains(&"spec.containers[1].ports[0].containerPort".to_string()), "{got:?}");
@@ -607,7 +528,7 @@ mod tests {
 
     #[test]
     fn workload_selector_must_match_template_and_is_immutable() {
-        let d = rt("apps", "deployments");
+        let d = &rt("apps", "deployments");
         let ok = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}));
         assert!(validate(d, &ok, None).is_empty(), "{:?}", fields(&validate(d, &ok, None)));
         let mismatch = deployment(json!({"matchLabels": {"app": "web"}}), json!({"app": "db"}));
@@ -625,18 +546,18 @@ mod tests {
             "volumeClaimTemplates": [{"metadata": {"name": "www"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
                 {"name": "web", "image": "nginx", "volumeMounts": [{"name": "www", "mountPath": "/usr/share/nginx/html"}]}]}}}});
-        assert!(validate(rt("apps", "statefulsets"), &sts, None).is_empty());
+        assert!(validate(&rt("apps", "statefulsets"), &sts, None).is_empty());
     }
 
     #[test]
     fn services_need_ports_unless_headless_and_jobs_need_a_restart_policy() {
         let svc = json!({"metadata": {"name": "s", "namespace": "default"}, "spec": {"type": "ClusterIP"}});
-        assert_eq!(fields(&validate(rt("", "services"), &svc, None)), ["spec.ports"]);
+        assert_eq!(fields(&validate(&rt("", "services"), &svc, None)), ["spec.ports"]);
         let headless = json!({"metadata": {"name": "s", "namespace": "default"}, "spec": {"clusterIP": "None"}});
-        assert!(validate(rt("", "services"), &headless, None).is_empty());
+        assert!(validate(&rt("", "services"), &headless, None).is_empty());
         let job = json!({"metadata": {"name": "j", "namespace": "default"}, "spec": {"template": {"spec": {
             "restartPolicy": "Always", "containers": [{"name": "pi", "image": "perl"}]}}}});
-        assert_eq!(fields(&validate(rt("batch", "jobs"), &job, None)), ["spec.template.spec.restartPolicy"]);
+        assert_eq!(fields(&validate(&rt("batch", "jobs"), &job, None)), ["spec.template.spec.restartPolicy"]);
     }
 
     #[test]

@@ -181,8 +181,8 @@ impl Scheduler {
         let list = |plural: &'static str| {
             let api = self.api.clone();
             async move {
-                let rt = api.registry.lookup("", "v1", plural).ok_or("no such resource")?;
-                api.list_all(rt, None, &ListOptions::default()).await.map_err(|e| e.message)
+                let rt = api.registry().lookup("", "v1", plural).cloned().ok_or("no such resource")?;
+                api.list_all(&rt, None, &ListOptions::default()).await.map_err(|e| e.message)
             }
         };
         for ns in list("namespaces").await? {
@@ -330,7 +330,8 @@ impl Scheduler {
                 "metadata": {"name": name, "namespace": namespace, "uid": meta::uid(&pod)},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             });
-            match api.bind(namespace, name, &binding, Some(Value::clone(&pod))).await {
+            let opts = crate::api::WriteOptions::internal(crate::auth::User::component("scheduler"));
+            match api.bind(namespace, name, &binding, Some(Value::clone(&pod)), &opts).await {
                 Ok(_) => {
                     let message = format!("Successfully assigned {namespace}/{name} to {node}");
                     events.record(&pod, "Pod", &scheduler, EventType::Normal, "Scheduled", &message).await;
@@ -364,7 +365,7 @@ impl Scheduler {
         let (api, events, scheduler) = (self.api.clone(), self.events.clone(), scheduler.to_string());
         tokio::spawn(async move {
             events.record(&pod, "Pod", &scheduler, EventType::Warning, "FailedScheduling", &message).await;
-            let Some(rt) = api.registry.lookup("", "v1", "pods") else { return };
+            let Some(rt) = api.registry().lookup("", "v1", "pods").cloned() else { return };
             let current = pod["status"]["conditions"]
                 .as_array()
                 .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled"))
@@ -373,14 +374,26 @@ impl Scheduler {
                 return;
             }
             let written = api
-                .modify(rt, Some(meta::namespace(&pod)), meta::name(&pod), Some("status"), |p| {
-                    if p["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
-                        // Bound meanwhile: the condition would be stale.
-                        return Err(crate::api::error::ApiError::conflict("", "pods", meta::name(p), "already bound"));
-                    }
-                    crate::api::set_pod_condition(p, "PodScheduled", "False", Some(reason), Some(&message));
-                    Ok(())
-                })
+                .modify(
+                    &crate::auth::User::component("scheduler"),
+                    &rt,
+                    Some(meta::namespace(&pod)),
+                    meta::name(&pod),
+                    Some("status"),
+                    |p| {
+                        if p["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
+                            // Bound meanwhile: the condition would be stale.
+                            return Err(crate::api::error::ApiError::conflict(
+                                "",
+                                "pods",
+                                meta::name(p),
+                                "already bound",
+                            ));
+                        }
+                        crate::api::set_pod_condition(p, "PodScheduled", "False", Some(reason), Some(&message));
+                        Ok(())
+                    },
+                )
                 .await;
             if let Err(e) = written {
                 tracing::debug!(error = %e.message, "PodScheduled condition not written");

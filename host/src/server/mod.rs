@@ -211,26 +211,27 @@ pub async fn wait_for_signal() {
 
 /// The namespaces every cluster has, and the `kubernetes` Service.
 async fn bootstrap(api: &Api) -> anyhow::Result<()> {
-    let ns_type = api.registry.lookup("", "v1", "namespaces").context("namespaces type")?;
+    let ns_type = api.registry().lookup("", "v1", "namespaces").cloned().context("namespaces type")?;
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}});
-        ensure(api, ns_type, None, ns).await?;
+        ensure(api, &ns_type, None, ns).await?;
     }
-    let svc_type = api.registry.lookup("", "v1", "services").context("services type")?;
+    let svc_type = api.registry().lookup("", "v1", "services").cloned().context("services type")?;
     let svc = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"clusterIP": "10.43.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
     });
-    ensure(api, svc_type, Some("default"), svc).await?;
+    ensure(api, &svc_type, Some("default"), svc).await?;
     Ok(())
 }
 
 /// The built-in plugins' objects, when absent (a deleted one comes back at the next start).
 async fn create_default_plugins(api: &Api) -> anyhow::Result<()> {
-    let rt = api.registry.lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins").context("wasmplugins type")?;
+    let rt =
+        api.registry().lookup("plugins.skiff.dev", "v1alpha1", "wasmplugins").cloned().context("wasmplugins type")?;
     for obj in crate::plugins::builtin::default_plugins() {
-        ensure(api, rt, None, obj).await?;
+        ensure(api, &rt, None, obj).await?;
     }
     Ok(())
 }
@@ -238,10 +239,10 @@ async fn create_default_plugins(api: &Api) -> anyhow::Result<()> {
 /// Creates `obj` unless an object of that name exists (or appears meanwhile).
 async fn ensure(api: &Api, rt: &ResourceType, namespace: Option<&str>, obj: serde_json::Value) -> anyhow::Result<()> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    if api.get(rt, namespace, &name).await.is_ok() {
+    if api.get(&rt, namespace, &name).await.is_ok() {
         return Ok(());
     }
-    match api.create(rt, namespace, obj, Default::default()).await {
+    match api.create(&rt, namespace, obj, Default::default()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => anyhow::bail!("creating {} {name}: {}", rt.singular, e.message),

@@ -1,14 +1,14 @@
-//! The API types of the plugin platform: `WasmPlugin` (plugins.skiff.dev/v1alpha1,
-//! cluster-scoped) and the seeds' `PodPreset` (settings.k8s.io/v1alpha1),
-//! which the built-in podpreset plugin reads.
+//! WasmPlugin (plugins.skiff.dev/v1alpha1, cluster-scoped): the API type of
+//! the plugin platform, and its strategy, which refuses a spec the plugin
+//! manager could never load at write time (422) rather than at load.
 
-use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::resources::Defaults;
+use crate::api::error::Cause;
+use crate::resources::{Defaults, Strategy};
 
 /// A WebAssembly plugin: which world it serves, its module, its config and
 /// how it is hooked in. The host loads the module; `status` says which
@@ -180,53 +180,129 @@ impl Defaults for WasmPlugin {
     }
 }
 
-/// The seeds' PodPreset: inject env, volumes and mounts into matching pods.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "io.k8s.api.settings.v1alpha1.PodPreset")]
-pub struct PodPreset {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-    #[serde(default)]
-    pub spec: PodPresetSpec,
+/// `apiVersion` and `kind` as stored: always the type's own, whatever the client sent.
+pub(super) fn type_meta<T: k8s_openapi::Resource>() -> (Option<String>, Option<String>) {
+    (Some(T::API_VERSION.into()), Some(T::KIND.into()))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "io.k8s.api.settings.v1alpha1.PodPresetSpec")]
-pub struct PodPresetSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<LabelSelector>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env_from: Vec<EnvFromSource>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<Volume>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volume_mounts: Vec<VolumeMount>,
-}
+/// The worlds a plugin may name (`wit/world.wit`).
+pub const WORLDS: &[&str] = &["admission", "scheduler", "controller", "cni", "csi"];
+const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
 
-impl k8s_openapi::Resource for PodPreset {
-    const API_VERSION: &'static str = "settings.k8s.io/v1alpha1";
-    const GROUP: &'static str = "settings.k8s.io";
-    const KIND: &'static str = "PodPreset";
-    const VERSION: &'static str = "v1alpha1";
-    const URL_PATH_SEGMENT: &'static str = "podpresets";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
+pub struct WasmPluginStrategy;
 
-impl Defaults for PodPreset {
-    fn apply_defaults(&mut self) {
-        (self.api_version, self.kind) = type_meta::<Self>();
+impl Strategy for WasmPluginStrategy {
+    fn validate(&self, obj: &Value) -> Vec<Cause> {
+        match serde_json::from_value::<WasmPlugin>(obj.clone()) {
+            Ok(plugin) => check_spec(&plugin.spec),
+            // Decoding has type-checked it already; nothing more to say.
+            Err(_) => Vec::new(),
+        }
     }
 }
 
-/// `apiVersion` and `kind` as stored: always the type's own, whatever the client sent.
-fn type_meta<T: k8s_openapi::Resource>() -> (Option<String>, Option<String>) {
-    (Some(T::API_VERSION.into()), Some(T::KIND.into()))
+/// What makes a spec unloadable whatever the module: an unknown world, a
+/// missing or malformed hook, limits out of range.
+pub fn check_spec(spec: &WasmPluginSpec) -> Vec<Cause> {
+    let mut errs = Vec::new();
+    if !WORLDS.contains(&spec.world.as_str()) {
+        errs.push(Cause::unsupported("spec.world", &Value::String(spec.world.clone()), WORLDS));
+    }
+    if spec.module.is_empty() {
+        errs.push(Cause::required("spec.module"));
+    }
+    if let Some(m) = spec.memory_limit_mib.filter(|m| *m < 1) {
+        errs.push(Cause::invalid("spec.memoryLimitMiB", &Value::from(m), "must be at least 1"));
+    }
+    if spec.world == "admission" {
+        match &spec.admission {
+            None => errs.push(Cause::required("spec.admission").with_detail("required for world admission")),
+            Some(a) => check_admission(a, &mut errs),
+        }
+    }
+    if let Some(s) = &spec.scheduler {
+        if let Some(name) = &s.scheduler_name {
+            for p in skiff_apimachinery::names::is_dns1123_subdomain(name) {
+                errs.push(Cause::invalid("spec.scheduler.schedulerName", &Value::String(name.clone()), p));
+            }
+        }
+        timeout(s.timeout_seconds, "spec.scheduler.timeoutSeconds", &mut errs);
+    }
+    errs
+}
+
+fn timeout(t: Option<i32>, field: &str, errs: &mut Vec<Cause>) {
+    if let Some(t) = t.filter(|t| !(1..=30).contains(t)) {
+        errs.push(Cause::invalid(field, &Value::from(t), "must be between 1 and 30"));
+    }
+}
+
+fn check_admission(a: &AdmissionSpec, errs: &mut Vec<Cause>) {
+    if !matches!(a.type_.as_str(), "Mutating" | "Validating") {
+        errs.push(Cause::unsupported(
+            "spec.admission.type",
+            &Value::String(a.type_.clone()),
+            &["Mutating", "Validating"],
+        ));
+    }
+    for (i, op) in a.operations.iter().flatten().enumerate() {
+        if !OPERATIONS.contains(&op.as_str()) {
+            errs.push(Cause::unsupported(
+                format!("spec.admission.operations[{i}]"),
+                &Value::String(op.clone()),
+                OPERATIONS,
+            ));
+        }
+    }
+    if a.resources.is_empty() {
+        errs.push(Cause::required("spec.admission.resources"));
+    }
+    for (i, r) in a.resources.iter().enumerate() {
+        if r.api_groups.is_empty() {
+            errs.push(
+                Cause::required(format!("spec.admission.resources[{i}].apiGroups")).with_detail("use [\"*\"] for all"),
+            );
+        }
+        if r.resources.is_empty() {
+            errs.push(
+                Cause::required(format!("spec.admission.resources[{i}].resources")).with_detail("use [\"*\"] for all"),
+            );
+        }
+    }
+    if let Some(p) = a.failure_policy.as_deref().filter(|p| !matches!(*p, "Fail" | "Ignore")) {
+        errs.push(Cause::unsupported("spec.admission.failurePolicy", &Value::String(p.into()), &["Fail", "Ignore"]));
+    }
+    timeout(a.timeout_seconds, "spec.admission.timeoutSeconds", errs);
+    for (field, selector) in [("namespaceSelector", &a.namespace_selector), ("objectSelector", &a.object_selector)] {
+        if let Some(s) = selector {
+            let value = serde_json::to_value(s).unwrap_or(Value::Null);
+            if let Err(e) = skiff_apimachinery::labels::Selector::from_label_selector(&value) {
+                errs.push(Cause::invalid(format!("spec.admission.{field}"), &value, e.to_string()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unloadable_specs_are_refused_with_field_paths() {
+        let spec: WasmPluginSpec = serde_json::from_value(json!({"world": "admision", "module": "sha256:00"})).unwrap();
+        let causes = check_spec(&spec);
+        assert_eq!(causes[0].field, "spec.world");
+        let spec: WasmPluginSpec = serde_json::from_value(json!({"world": "admission", "module": "builtin:x",
+            "admission": {"type": "Sometimes", "resources": [{"apiGroups": [""], "resources": []}], "timeoutSeconds": 99}})).unwrap();
+        let fields: Vec<String> = check_spec(&spec).into_iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            ["spec.admission.type", "spec.admission.resources[0].resources", "spec.admission.timeoutSeconds"]
+        );
+        let ok: WasmPluginSpec = serde_json::from_value(json!({"world": "admission", "module": "builtin:x",
+            "admission": {"type": "Validating", "resources": [{"apiGroups": [""], "resources": ["pods"]}]}}))
+        .unwrap();
+        assert!(check_spec(&ok).is_empty());
+    }
 }

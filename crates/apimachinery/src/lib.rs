@@ -24,12 +24,14 @@
 
 #![warn(missing_docs)]
 
+pub mod apply;
 pub mod field_error;
 pub mod fields;
 pub mod labels;
 pub mod names;
 pub mod patch;
 pub mod quantity;
+pub mod schema;
 
 pub use field_error::{FieldError, FieldErrorKind};
 pub use fields::{FieldOp, FieldRequirement, FieldSelector, FieldSelectorError};

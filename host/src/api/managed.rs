@@ -1,0 +1,173 @@
+//! Field ownership on every write (`metadata.managedFields`, as Kubernetes
+//! records it) and server-side apply, over the structured merge of
+//! `skiff_apimachinery::apply` with each kind's list semantics.
+
+use serde_json::Value;
+use skiff_apimachinery::apply::{self, ApplyError, Ignored, ListType, ManagedFieldsEntry, Request};
+
+use super::error::{ApiError, ApiResult, Cause};
+use super::meta;
+use crate::resources::{Codec, ResourceType};
+
+/// A kind's codec as the merge sees it.
+struct KindSchema<'a>(&'a dyn Codec);
+
+impl apply::Schema for KindSchema<'_> {
+    fn list_type(&self, path: &[&str]) -> ListType {
+        self.0.list_type(path)
+    }
+
+    fn map_is_atomic(&self, path: &[&str]) -> bool {
+        self.0.map_is_atomic(path)
+    }
+
+    /// Ports are keyed on port and protocol; a port without one is TCP, as
+    /// Kubernetes' defaulting makes it before it keys the item.
+    fn list_key_default(&self, path: &[&str], key: &str) -> Option<Value> {
+        (key == "protocol" && path.last() == Some(&"ports")).then(|| Value::String("TCP".into()))
+    }
+}
+
+/// Who writes, for the ownership records.
+#[derive(Clone, Debug)]
+pub struct FieldManager<'a> {
+    pub name: &'a str,
+    pub subresource: Option<&'a str>,
+    /// Server-side apply's `force`: take fields others own.
+    pub force: bool,
+}
+
+/// What the server never lets apply fight over: identity and bookkeeping,
+/// and the status of a kind with a status subresource (written through it).
+fn ignored(rt: &ResourceType, subresource: Option<&str>) -> Ignored {
+    let standard = Ignored::standard();
+    if rt.status && subresource.is_none() {
+        standard.with(&["status"])
+    } else {
+        standard
+    }
+}
+
+/// The entries recorded on `obj`; records that no longer decode (written by
+/// something else) are dropped rather than failing every later write.
+fn entries_of(obj: Option<&Value>) -> Vec<ManagedFieldsEntry> {
+    obj.map(|o| apply::decode_managed_fields(&o["metadata"]["managedFields"]).unwrap_or_default()).unwrap_or_default()
+}
+
+fn store(obj: &mut Value, entries: &[ManagedFieldsEntry]) {
+    let m = meta::metadata_mut(obj);
+    if entries.is_empty() {
+        m.remove("managedFields");
+    } else {
+        m.insert("managedFields".into(), apply::encode_managed_fields(entries));
+    }
+}
+
+/// Records which fields `manager` changed from `old` to `new` (an Update).
+/// A request that sets `managedFields` itself is taken at its word, as
+/// Kubernetes does (kubectl's client-side to server-side migration relies on
+/// it); an empty list clears them.
+pub fn track(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &FieldManager<'_>) -> ApiResult<()> {
+    let requested = new.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("managedFields"));
+    let before = old.map(|o| &o["metadata"]["managedFields"]).filter(|v| !v.is_null());
+    match requested {
+        Some(Value::Array(list)) if list.is_empty() => return Ok(()),
+        Some(list) if !list.is_null() && Some(&list) != before => {
+            let entries = apply::decode_managed_fields(&list).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            store(new, &entries);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let now = meta::now();
+    let ignored = ignored(&rt, manager.subresource);
+    let api_version = rt.api_version();
+    let req = Request {
+        manager: manager.name,
+        api_version: &api_version,
+        time: &now,
+        subresource: manager.subresource.unwrap_or(""),
+        force: false,
+        ignored: &ignored,
+    };
+    let entries = apply::update(old, new, &entries_of(old), &req, &KindSchema(rt.codec.as_ref()))
+        .map_err(|e| apply_error(&rt, e))?;
+    store(new, &entries);
+    Ok(())
+}
+
+/// Server-side apply of `applied` onto `live` (None: the object is new).
+/// Returns the merged object carrying its new `managedFields`.
+pub fn apply_config(
+    rt: &ResourceType,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &FieldManager<'_>,
+) -> ApiResult<Value> {
+    if !applied.is_object() {
+        return Err(ApiError::bad_request("the applied configuration must be an object"));
+    }
+    for (field, expected) in [("apiVersion", rt.api_version()), ("kind", rt.kind.clone())] {
+        match applied[field].as_str() {
+            None | Some("") => {
+                return Err(ApiError::bad_request(format!("{field} must be set in an applied configuration")))
+            }
+            Some(v) if v != expected => {
+                return Err(ApiError::bad_request(format!(
+                    "the {field} in the applied configuration ({v}) does not match the endpoint's ({expected})"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let now = meta::now();
+    let ignored = ignored(&rt, manager.subresource);
+    let api_version = rt.api_version();
+    let req = Request {
+        manager: manager.name,
+        api_version: &api_version,
+        time: &now,
+        subresource: manager.subresource.unwrap_or(""),
+        force: manager.force,
+        ignored: &ignored,
+    };
+    let (mut merged, entries) = apply::apply(live, applied, &entries_of(live), &req, &KindSchema(rt.codec.as_ref()))
+        .map_err(|e| apply_error(&rt, e))?;
+    store(&mut merged, &entries);
+    Ok(merged)
+}
+
+/// Conflicts are 409s listing each field and its manager, in Kubernetes'
+/// words; a configuration the merge cannot read is the client's mistake.
+fn apply_error(rt: &ResourceType, e: ApplyError) -> ApiError {
+    match &e {
+        ApplyError::Conflicts(conflicts) => {
+            let causes = conflicts
+                .iter()
+                .map(|c| Cause {
+                    reason: "FieldManagerConflict",
+                    field: c.path.to_string(),
+                    message: c.cause_message(),
+                })
+                .collect();
+            ApiError::apply_conflict(&rt.group, &rt.plural, e.to_string(), causes)
+        }
+        ApplyError::Invalid(message) => ApiError::bad_request(message.clone()),
+    }
+}
+
+/// The manager a request names, or Kubernetes' fallback: the user agent's
+/// program name.
+pub fn manager_name(field_manager: Option<&str>, user_agent: Option<&str>) -> ApiResult<String> {
+    let name = match field_manager {
+        Some(m) => m.to_string(),
+        None => user_agent.and_then(|ua| ua.split('/').next()).unwrap_or("unknown").trim().to_string(),
+    };
+    if name.len() > 128 {
+        return Err(ApiError::unprocessable(format!(
+            "fieldManager: Too long: may not be more than 128 bytes (got {})",
+            name.len()
+        )));
+    }
+    Ok(name)
+}
