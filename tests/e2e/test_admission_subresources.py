@@ -216,20 +216,22 @@ def test_binding_mutation_reaches_the_pod(cluster, lab, node):
 
 
 def test_a_binding_plugin_can_deny_and_the_pod_stays_unbound(cluster, lab, node):
-    """A validating registration on pods/binding sees the Binding; when it denies,
-    nothing is bound. The chaos plugin denies whatever it is given."""
+    """A validating registration on pods/binding sees the Binding (its target
+    node); when it denies, nothing is bound."""
     ns, pushed = lab
-    chaos = PLUGINS_DIR / "chaos.wasm"
     pushed.append("deny-binding")
-    skiff_cli(cluster, "plugin", "push", "deny-binding", chaos, "--namespace-selector", f"admission-sub={ns}",
-              "--config", json.dumps({"validate": "deny", "message": "no binding here"}),
+    skiff_cli(cluster, "plugin", "push", "deny-binding", SCALE_LIMIT, "--namespace-selector", f"admission-sub={ns}",
+              "--config", json.dumps({"maxReplicas": MAX_REPLICAS, "denyBindingsTo": node}),
               "--resources", "pods/binding", "--operations", "CREATE")
     name = unique("held")
     create_pod(cluster, ns, name, scheduler="manual")
     code, body = post_binding(cluster, ns, name, node)
     assert code == 403, body
     assert body["reason"] == "Forbidden"
-    assert 'admission plugin "deny-binding" denied the request: no binding here' in body["message"], body
+    assert (f'admission plugin "deny-binding" denied the request: pods/binding {ns}/{name}: '
+            f"binding to node {node} is not allowed") in body["message"], body
     assert not pod_of(cluster, ns, name)["spec"].get("nodeName")
-    # The pod itself is not a pods/binding request: creating pods is unaffected.
-    create_pod(cluster, ns, unique("free"), scheduler="manual")
+    # A binding to another node is let through.
+    code, body = post_binding(cluster, ns, name, "elsewhere")
+    assert code == 201, body
+    assert pod_of(cluster, ns, name)["spec"]["nodeName"] == "elsewhere"

@@ -266,8 +266,9 @@ def test_create_get_with_printer_columns_short_name_and_category(k, kj):
         row = next(line.split() for line in lines[1:] if line.split()[0].endswith(name))
         assert row[0] in (name, f"widget.{GROUP}/{name}"), (what, row)
         assert row[1:3] == ["green", "3"], (what, row)
-        # An absent .status.phase prints as <none>.
+        # An absent .status.phase prints as <none>; a date column as an age.
         assert row[3] == "<none>", (what, row)
+        assert re.fullmatch(r"\d+(s|m\d*s?)", row[4]), (what, row)
 
     wide = k("get", RESOURCE, name, "-o", "wide").stdout.splitlines()
     assert wide[0].split() == ["NAME", "COLOR", "REPLICAS", "PHASE", "SIZE", "AGE"]
@@ -317,15 +318,17 @@ def test_merge_and_json_patch_work_and_strategic_merge_is_refused(skiff, k, kj, 
     assert obj["spec"]["color"] == "blue"
     assert obj["metadata"]["generation"] == 3
 
-    # kubectl's default patch type is strategic: refused for custom resources.
+    # kubectl's default patch type is strategic: refused (415) for custom resources,
+    # which kubectl reports with the kind it tried.
     refused = k("patch", RESOURCE, name, "-p", '{"spec":{"color":"red"}}', check=False)
     assert refused.returncode != 0
-    assert "(UnsupportedMediaType)" in refused.stderr, refused.stderr
-    assert "the body of the request was in an unknown format" in refused.stderr
-    assert "application/merge-patch+json" in refused.stderr
+    assert (f"application/strategic-merge-patch+json is not supported by {GROUP}/v1, Kind={KIND}: "
+            "the body of the request was in an unknown format") in refused.stderr, refused.stderr
     code, body = raw(skiff, "PATCH", f"/apis/{GROUP}/v1/namespaces/{namespace}/{PLURAL}/{name}",
                      {"spec": {"color": "red"}}, content_type="application/strategic-merge-patch+json")
     assert code == 415 and body["reason"] == "UnsupportedMediaType", body
+    assert body["message"].startswith(
+        "the body of the request was in an unknown format - accepted media types include: "), body
     for accepted in ("application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"):
         assert accepted in body["message"], body
     assert kj("get", RESOURCE, name)["spec"]["color"] == "blue"
@@ -499,11 +502,14 @@ def test_schema_errors_are_422_with_field_paths(k, custom, namespace):
     result = k("create", "-f", "-", input=json.dumps(bad), check=False)
     assert result.returncode != 0
     err = result.stderr
-    assert f'{KIND}.{GROUP} "{name}" is invalid' in err, err
+    # kubectl words a 422 with causes as `The KIND "NAME" is invalid:` and lists them.
+    assert f'The {KIND} "{name}" is invalid' in err, err
     assert 'spec.color: Unsupported value: "purple": supported values: "red", "green", "blue"' in err, err
     assert "spec.replicas: Invalid value: 200: spec.replicas in body should be less than or equal to 100" in err, err
     assert "spec.size: Invalid value: \"NOT-LOWER\": spec.size in body should match '^[a-z]+$'" in err, err
-    assert "spec.port: Invalid value: " in err, err
+    # int-or-string validates as type [integer, string].
+    assert 'spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"' \
+        in err, err
     assert k("get", RESOURCE, name, "--ignore-not-found", "-o", "name").stdout == ""
 
     missing = k("create", "-f", "-", input=json.dumps({**widget(name), "spec": {"replicas": 1}}), check=False)
@@ -521,6 +527,8 @@ def test_schema_errors_are_422_with_field_paths(k, custom, namespace):
     assert raised.value.status == 422
     status = json.loads(raised.value.body)
     assert status["kind"] == "Status" and status["reason"] == "Invalid" and status["code"] == 422
+    # The server's own message qualifies the kind with its group.
+    assert status["message"].startswith(f'{KIND}.{GROUP} "{name}" is invalid: '), status
     assert status["details"]["name"] == name and status["details"]["group"] == GROUP
     assert status["details"]["kind"] == KIND
     fields = {c["field"] for c in status["details"]["causes"]}

@@ -192,11 +192,13 @@ def test_conflict_status_from_the_api(skiff, namespace):
         assert status["details"]["causes"] == [
             {"reason": "FieldManagerConflict", "message": 'conflict with "first"', "field": ".data.k"}]
 
-        # Apply needs a field manager.
+        # Apply needs a field manager: the PatchOptions are invalid without one.
         with pytest.raises(ApiException) as no_manager:
             core.patch_namespaced_config_map(name, namespace, body, _content_type="application/apply-patch+yaml")
-        assert no_manager.value.status == 400
-        assert "fieldManager" in json.loads(no_manager.value.body)["message"]
+        assert no_manager.value.status == 422
+        invalid = json.loads(no_manager.value.body)
+        assert invalid["reason"] == "Invalid", invalid
+        assert "fieldManager: Required value: is required for apply patch" in invalid["message"], invalid
 
         forced = core.patch_namespaced_config_map(name, namespace, body, field_manager="second", force=True,
                                                   _content_type="application/apply-patch+yaml")
@@ -216,11 +218,12 @@ def test_a_field_no_longer_applied_is_removed(k, kj):
     assert env == [{"name": "A", "value": "1"}]
 
     # A field another manager also owns stays when one of them lets go.
+    # (Keys like `y` would read as booleans in YAML 1.1: plain words here.)
     shared = unique("shared")
-    apply(k, configmap(shared, x="1", y="2"), "--field-manager=one")
-    apply(k, configmap(shared, x="1"), "--field-manager=two")
-    apply(k, configmap(shared, y="2"), "--field-manager=one")
-    assert kj("get", "configmap", shared)["data"] == {"x": "1", "y": "2"}
+    apply(k, configmap(shared, first="1", second="2"), "--field-manager=one")
+    apply(k, configmap(shared, first="1"), "--field-manager=two")
+    apply(k, configmap(shared, second="2"), "--field-manager=one")
+    assert kj("get", "configmap", shared)["data"] == {"first": "1", "second": "2"}
 
 
 def test_kubectl_scale_takes_replicas_and_a_reapply_conflicts(k, kj):

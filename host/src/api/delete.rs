@@ -171,14 +171,16 @@ impl Api {
     }
 
     /// Whether the object at `key` is bound to a node (`spec.nodeName`) whose
-    /// agent will stop it (simulated nodes have none: their pods go at once).
+    /// agent will stop it. Simulated nodes have none: their pods go at once.
+    /// A node that is gone may come back, so its pods wait, as in Kubernetes.
     async fn node_has_agent(&self, key: &crate::store::Key) -> bool {
         let Ok(Some(obj)) = self.store.get(key).await else { return false };
         let Some(node) = obj["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else { return false };
         let Some(nodes) = self.registry().lookup("", "v1", "nodes").cloned() else { return false };
         match self.store.get(&key_for(&nodes, None, node)).await {
             Ok(Some(n)) => n["metadata"]["labels"]["skiff.dev/simulated"].as_str() != Some("true"),
-            _ => false,
+            Ok(None) => true,
+            Err(_) => false,
         }
     }
 

@@ -202,8 +202,8 @@ impl ApiError {
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let rendered: Vec<String> = causes.iter().map(Cause::render).collect();
         let list = if rendered.len() == 1 { rendered[0].clone() } else { format!("[{}]", rendered.join(", ")) };
-        let mut err =
-            Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {list}")).with_details(name, group, kind);
+        let mut err = Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {list}", qualified(group, kind)))
+            .with_details(name, group, kind);
         if let Some(Value::Object(d)) = err.details.as_mut() {
             d.insert(
                 "causes".into(),

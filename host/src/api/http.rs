@@ -366,8 +366,20 @@ async fn resource(
             }
             let opts = delete_options(&query, &body, &headers)?;
             match api.delete(rt, ns, name, &opts).await? {
-                // Kubernetes answers a completed delete with the object as it was.
-                Outcome::Deleted(obj) => Ok(json_response(StatusCode::OK, &obj, &headers, &[])),
+                // Some kinds answer a completed delete with the object as it was, the rest with a Status.
+                Outcome::Deleted(obj) if rt.strategy.returns_deleted_object() => {
+                    Ok(json_response(StatusCode::OK, &obj, &headers, &[]))
+                }
+                Outcome::Deleted(obj) => {
+                    let status = json!({
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": obj["metadata"]["uid"]},
+                    });
+                    Ok(json_response(StatusCode::OK, &status, &headers, &[]))
+                }
                 // Still there, waiting on finalizers: 200 with the object, as Kubernetes
                 // answers (202 only for the legacy orphanDependents=false).
                 Outcome::Written(obj) | Outcome::Unchanged(obj) => {

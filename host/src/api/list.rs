@@ -108,7 +108,7 @@ impl Api {
                     item["metadata"]["name"].as_str().unwrap_or("").to_string(),
                 );
                 if filter.matches(&item) {
-                    items.push(item);
+                    items.push(rt.as_served(item));
                 }
                 after = Some(key);
                 if items.len() >= limit {

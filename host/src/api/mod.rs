@@ -144,7 +144,7 @@ impl Api {
     {
         let map_store = |e: StoreError| ApiError::from_store(e, &rt.group, &rt.plural, &key.name);
         let decide = |current: Option<Value>| {
-            let decision = decide(current)?;
+            let decision = decide(current.map(|c| rt.as_served(c)))?;
             if let Decision::Put(obj) = &decision {
                 check_storable(obj)?;
             }
@@ -181,9 +181,9 @@ impl Api {
                 WriteError::Store(e) => map_store(e),
             })?;
         Ok(match written {
-            Some(v) if deleting => Outcome::Deleted(v),
+            Some(v) if deleting => Outcome::Deleted(rt.as_served(v)),
             Some(v) => Outcome::Written(v),
-            None => Outcome::Unchanged(kept.unwrap_or(Value::Null)),
+            None => Outcome::Unchanged(rt.as_served(kept.unwrap_or(Value::Null))),
         })
     }
 
@@ -194,6 +194,7 @@ impl Api {
             .get(&key)
             .await
             .map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural, name))?
+            .map(|o| rt.as_served(o))
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
     }
 

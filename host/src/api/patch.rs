@@ -90,7 +90,7 @@ impl Api {
     ) -> ApiResult<(Outcome, Vec<String>)> {
         if patch.kind == PatchType::Strategic && rt.is_custom() {
             return Err(ApiError::unsupported_media_type(
-                "the body of the request was in an unknown format - strategic merge patch is not supported for custom resources; use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             ));
         }
         if patch.kind == PatchType::Apply {

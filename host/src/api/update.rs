@@ -110,6 +110,7 @@ impl Api {
                 .get(key)
                 .await
                 .map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural, name))?
+                .map(|o| rt.as_served(o))
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             let (decision, mut warnings) = compute(old.clone(), false)?;
             let decision = match decision {

@@ -87,6 +87,13 @@ impl Sink {
 
     /// Sends one event; false when the client has gone.
     async fn send(&mut self, kind: &str, object: &Value) -> bool {
+        let served;
+        let object = if self.rt.is_custom() && kind != "ERROR" && kind != "BOOKMARK" {
+            served = self.rt.as_served(object.clone());
+            &served
+        } else {
+            object
+        };
         let object = match self.repr {
             Representation::Table if kind != "ERROR" && kind != "BOOKMARK" => {
                 let t = table::table_for(&self.rt, std::slice::from_ref(object), None, None, self.first, "Metadata");

@@ -57,16 +57,29 @@ pub async fn resync(api: Arc<Api>) {
     for crd in &crds {
         let group = crd["spec"]["group"].as_str().unwrap_or("").to_string();
         let names = &crd["spec"]["names"];
-        let wanted: Vec<String> = ["plural", "singular", "kind", "listKind"]
-            .iter()
-            .filter_map(|f| names[*f].as_str())
-            .chain(names["shortNames"].as_array().into_iter().flatten().filter_map(Value::as_str))
-            .filter(|n| !n.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect();
-        let clash = wanted.iter().find(|n| taken.contains(&(group.clone(), (*n).clone()))).cloned();
+        // Each name with the reason Kubernetes gives when it is taken.
+        let wanted: Vec<(&str, String)> = [
+            ("plural", "PluralConflict"),
+            ("singular", "SingularConflict"),
+            ("kind", "KindConflict"),
+            ("listKind", "ListKindConflict"),
+        ]
+        .iter()
+        .filter_map(|(f, reason)| names[*f].as_str().map(|n| (*reason, n.to_string())))
+        .chain(
+            names["shortNames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|n| ("ShortNamesConflict", n.to_string())),
+        )
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(r, n)| (r, n.to_ascii_lowercase()))
+        .collect();
+        let clash = wanted.iter().find(|(_, n)| taken.contains(&(group.clone(), n.clone()))).cloned();
         if clash.is_none() {
-            for n in &wanted {
+            for (_, n) in &wanted {
                 taken.insert((group.clone(), n.clone()));
             }
         }
@@ -88,13 +101,13 @@ pub async fn resync(api: Arc<Api>) {
         if meta::is_deleting(&crd) {
             clean_up(&api, &crd_rt, &crd).await;
         } else {
-            write_status(&api, &crd_rt, &crd, clash.as_deref()).await;
+            write_status(&api, &crd_rt, &crd, clash.as_ref().map(|(r, n)| (*r, n.as_str()))).await;
         }
     }
 }
 
 /// The status a CRD should have given whether its names were accepted.
-fn desired_status(crd: &Value, clash: Option<&str>) -> Value {
+fn desired_status(crd: &Value, clash: Option<(&str, &str)>) -> Value {
     let names = &crd["spec"]["names"];
     let kind = names["kind"].as_str().unwrap_or("");
     let now = meta::now();
@@ -149,12 +162,12 @@ fn desired_status(crd: &Value, clash: Option<&str>) -> Value {
                 }
             }
         }
-        Some(name) => {
+        Some((reason, name)) => {
             if !status["acceptedNames"].is_object() {
                 status["acceptedNames"] = json!({"plural": "", "kind": ""});
             }
             status["conditions"] = json!([
-                condition("NamesAccepted", false, "NameConflict", format!("\"{name}\" is already in use")),
+                condition("NamesAccepted", false, reason, format!("\"{name}\" is already in use")),
                 condition("Established", false, "NotAccepted", "not all names are accepted".into()),
             ]);
         }
@@ -163,7 +176,7 @@ fn desired_status(crd: &Value, clash: Option<&str>) -> Value {
     status
 }
 
-async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Option<&str>) {
+async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Option<(&str, &str)>) {
     let status = desired_status(crd, clash);
     if status == crd["status"] {
         return;

@@ -159,14 +159,14 @@ impl Codec for SchemaCodec {
         out
     }
 
-    fn cells(&self, obj: &Value, _now: DateTime<Utc>) -> Vec<Value> {
+    fn cells(&self, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         let mut cells = vec![obj["metadata"]["name"].clone()];
         if self.columns.is_empty() {
-            cells.push(obj["metadata"]["creationTimestamp"].clone());
+            cells.push(cell("date", obj["metadata"]["creationTimestamp"].clone(), now));
         }
         for c in &self.columns {
             let value = Structural::json_path(obj, &c.json_path).unwrap_or(Value::Null);
-            cells.push(cell(&c.column.type_, value));
+            cells.push(cell(&c.column.type_, value, now));
         }
         cells
     }
@@ -195,14 +195,18 @@ fn age_column() -> Column {
     }
 }
 
-/// A printer column's cell: missing values print as `<none>` in kubectl
-/// (null here); values of another type are shown as text, as Kubernetes does.
-fn cell(type_: &str, value: Value) -> Value {
+/// A printer column's cell: missing values as `<none>`; dates as the time since, as Kubernetes prints them; values
+/// of another type as text.
+fn cell(type_: &str, value: Value, now: DateTime<Utc>) -> Value {
     match (type_, &value) {
-        (_, Value::Null) => Value::Null,
+        (_, Value::Null) => Value::String("<none>".into()),
+        ("date", Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Value::String(skiff_printers::human_duration(now - t.with_timezone(&Utc))),
+            Err(_) => value,
+        },
         ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => value,
         ("number", Value::Number(_)) | ("boolean", Value::Bool(_)) => value,
-        ("string" | "date", Value::String(_)) => value,
+        ("string", Value::String(_)) => value,
         (_, Value::String(s)) => Value::String(s.clone()),
         (_, other) => Value::String(other.to_string()),
     }
@@ -214,6 +218,15 @@ struct CustomStrategy {
 }
 
 impl Strategy for CustomStrategy {
+    /// With a status subresource, a new object starts without one.
+    fn prepare_for_create(&self, obj: &mut Value) {
+        if let Some(o) = obj.as_object_mut() {
+            if o.get("status") == Some(&json!({})) {
+                o.remove("status");
+            }
+        }
+    }
+
     fn validate(&self, obj: &Value) -> Vec<Cause> {
         self.schema.validate(&without_metadata(obj)).into_iter().map(Cause::from).collect()
     }

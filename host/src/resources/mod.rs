@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking, rbac, storage};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::Resource;
+use serde_json::Value;
 
 pub use codec::{Codec, FieldValidation, Typed};
 pub use defaults::Defaults;
@@ -71,6 +72,15 @@ impl ResourceType {
     /// Whether `generation` tracks changes of this type's desired state.
     pub fn has_generation(&self) -> bool {
         self.generation
+    }
+
+    /// `obj` as this version serves it. Custom resources' versions share one
+    /// schema shape (conversion strategy None), so only apiVersion differs.
+    pub fn as_served(&self, mut obj: Value) -> Value {
+        if self.custom && obj.is_object() && obj["apiVersion"].as_str() != Some(self.api_version().as_str()) {
+            obj["apiVersion"] = Value::String(self.api_version());
+        }
+        obj
     }
 
     /// Whether a CustomResourceDefinition added the kind.

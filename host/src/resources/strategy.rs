@@ -96,6 +96,12 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// Whether a completed delete answers with the object (Pods, Services)
+    /// rather than a `Status`, as Kubernetes' registries choose.
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
+
     fn default_propagation(&self) -> Propagation {
         Propagation::Background
     }

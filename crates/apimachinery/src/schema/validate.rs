@@ -100,6 +100,11 @@ impl OpenApi<'_> {
             Value::Null => return None,
         };
         let t = n.ty.as_str();
+        // x-kubernetes-int-or-string stands for `type: [integer, string]`.
+        if t.is_empty() && n.int_or_string {
+            let whole = v.as_f64().is_some_and(is_json_integer);
+            return (!(v.is_string() || whole)).then(|| self.type_invalid(name, "integer,string", sch_type));
+        }
         if t.is_empty() {
             return None;
         }

@@ -22,6 +22,10 @@ impl Strategy for Pod {
         }
     }
 
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn validate(&self, obj: &Value) -> Vec<Cause> {
         let mut errs = Vec::new();
         pod_spec(&obj["spec"], "spec", &[], &mut errs);

@@ -46,6 +46,10 @@ impl Strategy for Service {
         NameRule::Label
     }
 
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn validate(&self, obj: &Value) -> Vec<Cause> {
         let mut errs = Vec::new();
         service(&obj["spec"], &mut errs);

@@ -1,7 +1,7 @@
 //! `scale-limit`: a test admission plugin for the subresources Kubernetes admits like any
 //! other write, so the end-to-end tests can check that the host calls plugins on them.
 //!
-//! Config: `{"maxReplicas": N}`.
+//! Config: `{"maxReplicas": N, "denyBindingsTo": "NODE"}` (`denyBindingsTo` optional).
 //!
 //! - As a **validating** plugin on `deployments` and `deployments/scale` (CREATE, UPDATE) it
 //!   denies an object whose `spec.replicas` is above N. On the scale subresource the object
@@ -10,6 +10,8 @@
 //! - As a **mutating** plugin on `pods/binding` (CREATE) it adds the annotation
 //!   `skiff.dev/bound-by-test: "yes"` to the `Binding`; the API server copies a binding's
 //!   annotations onto the pod it binds, as Kubernetes does.
+//! - As a **validating** plugin on `pods/binding` (CREATE) it denies bindings to the node
+//!   named by `denyBindingsTo`, if given.
 //!
 //! Any other request is let through unchanged, so one module serves both registrations.
 
@@ -26,6 +28,8 @@ pub const BOUND_BY_TEST: &str = "skiff.dev/bound-by-test";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Config {
     max_replicas: i64,
+    #[serde(default)]
+    deny_bindings_to: Option<String>,
 }
 
 impl Config {
@@ -60,7 +64,17 @@ fn is_write(request: &Request) -> bool {
     matches!(request.operation, Operation::Create | Operation::Update)
 }
 
+fn is_binding(request: &Request) -> bool {
+    request.gvr.group.is_empty()
+        && request.gvr.plural == "pods"
+        && request.sub_resource.as_deref() == Some("binding")
+        && request.operation == Operation::Create
+}
+
 fn validate(config: &Config, request: &Request) -> Result<Verdict, Error> {
+    if is_binding(request) {
+        return validate_binding(config, request);
+    }
     let deployment = request.gvr.group == "apps" && request.gvr.plural == "deployments";
     let scale_or_main = matches!(request.sub_resource.as_deref(), None | Some("") | Some("scale"));
     if !(deployment && scale_or_main && is_write(request)) {
@@ -85,12 +99,21 @@ fn validate(config: &Config, request: &Request) -> Result<Verdict, Error> {
     Ok(Verdict::allow())
 }
 
+fn validate_binding(config: &Config, request: &Request) -> Result<Verdict, Error> {
+    let Some(denied) = config.deny_bindings_to.as_deref() else { return Ok(Verdict::allow()) };
+    let object: Value = request.object()?;
+    let node = object.pointer("/target/name").and_then(Value::as_str).unwrap_or_default();
+    if node == denied {
+        return Ok(Verdict::deny(format!(
+            "pods/binding {}: binding to node {node} is not allowed",
+            request.object_ref()
+        )));
+    }
+    Ok(Verdict::allow())
+}
+
 fn mutate(request: &Request) -> Result<Mutation, Error> {
-    let binding = request.gvr.group.is_empty()
-        && request.gvr.plural == "pods"
-        && request.sub_resource.as_deref() == Some("binding")
-        && request.operation == Operation::Create;
-    if !binding {
+    if !is_binding(request) {
         return Ok(Mutation::unchanged());
     }
     let object: Value = request.object()?;
@@ -153,7 +176,9 @@ mod tests {
 
     #[test]
     fn config_needs_max_replicas() {
-        assert_eq!(config(3), Config { max_replicas: 3 });
+        assert_eq!(config(3), Config { max_replicas: 3, deny_bindings_to: None });
+        let c = Config::parse(r#"{"maxReplicas": 1, "denyBindingsTo": "n1"}"#).unwrap();
+        assert_eq!(c.deny_bindings_to.as_deref(), Some("n1"));
         assert!(Config::parse("{}").is_err());
         assert!(Config::parse(r#"{"maxReplicas": -1}"#).is_err());
         assert!(Config::parse(r#"{"maxReplicas": 1, "other": 2}"#).is_err());
@@ -193,6 +218,19 @@ mod tests {
         let annotated = binding(json!({"apiVersion": "v1", "kind": "Binding",
             "metadata": {"name": "p", "annotations": {"a": "b"}}, "target": {"kind": "Node", "name": "n1"}}));
         assert_eq!(patched(&annotated)["metadata"]["annotations"], json!({"a": "b", BOUND_BY_TEST: "yes"}));
+    }
+
+    #[test]
+    fn bindings_to_the_named_node_are_denied() {
+        let to = |node: &str| {
+            binding(json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p", "namespace": "ns"},
+                "target": {"kind": "Node", "name": node}}))
+        };
+        let c = Config::parse(r#"{"maxReplicas": 1, "denyBindingsTo": "n1"}"#).unwrap();
+        let v = validate(&c, &to("n1")).unwrap();
+        assert_eq!(v.message.as_deref(), Some("pods/binding ns/p: binding to node n1 is not allowed"));
+        assert!(validate(&c, &to("n2")).unwrap().allowed);
+        assert!(validate(&config(1), &to("n1")).unwrap().allowed);
     }
 
     #[test]
