@@ -353,8 +353,9 @@ async fn resource(
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
             }
             let (outcome, warnings) =
-                api.patch(&rt, ns, name, sub, Patch { kind: patch_type, body: patch }, opts).await?;
-            Ok(json_response(StatusCode::OK, outcome.object(), &headers, &warnings))
+                api.patch(rt, ns, name, sub, Patch { kind: patch_type, body: patch }, opts).await?;
+            let code = if matches!(outcome, Outcome::Created(_)) { StatusCode::CREATED } else { StatusCode::OK };
+            Ok(json_response(code, outcome.object(), &headers, &warnings))
         }
         (&Method::DELETE, Some(name)) => {
             if sub.is_some() {
@@ -382,7 +383,7 @@ async fn resource(
                 }
                 // Still there, waiting on finalizers: 200 with the object, as Kubernetes
                 // answers (202 only for the legacy orphanDependents=false).
-                Outcome::Written(obj) | Outcome::Unchanged(obj) => {
+                Outcome::Written(obj) | Outcome::Created(obj) | Outcome::Unchanged(obj) => {
                     let code = if query.get("orphanDependents") == Some("false") {
                         StatusCode::ACCEPTED
                     } else {

@@ -80,7 +80,7 @@ pub fn track(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &
         _ => {}
     }
     let now = meta::now();
-    let ignored = ignored(&rt, manager.subresource);
+    let ignored = ignored(rt, manager.subresource);
     let api_version = rt.api_version();
     let req = Request {
         manager: manager.name,
@@ -91,7 +91,7 @@ pub fn track(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &
         ignored: &ignored,
     };
     let entries = apply::update(old, new, &entries_of(old), &req, &KindSchema(rt.codec.as_ref()))
-        .map_err(|e| apply_error(&rt, e))?;
+        .map_err(|e| apply_error(rt, e))?;
     store(new, &entries);
     Ok(())
 }
@@ -121,7 +121,7 @@ pub fn apply_config(
         }
     }
     let now = meta::now();
-    let ignored = ignored(&rt, manager.subresource);
+    let ignored = ignored(rt, manager.subresource);
     let api_version = rt.api_version();
     let req = Request {
         manager: manager.name,
@@ -131,10 +131,53 @@ pub fn apply_config(
         force: manager.force,
         ignored: &ignored,
     };
-    let (mut merged, entries) = apply::apply(live, applied, &entries_of(live), &req, &KindSchema(rt.codec.as_ref()))
-        .map_err(|e| apply_error(&rt, e))?;
+    let schema = KindSchema(rt.codec.as_ref());
+    let managed = entries_of(live);
+    let (mut merged, entries) = match apply::apply(live, applied, &managed, &req, &schema) {
+        Err(ApplyError::Conflicts(conflicts)) if moving_from_client_side(live, &conflicts, &schema) => {
+            apply::apply(live, applied, &managed, &Request { force: true, ..req }, &schema)
+        }
+        other => other,
+    }
+    .map_err(|e| apply_error(rt, e))?;
     store(&mut merged, &entries);
+    keep_last_applied(live, applied, &mut merged);
     Ok(merged)
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The first server-side apply of an object kubectl applied client-side
+/// conflicts with `kubectl-client-side-apply` on every field it changes.
+/// As Kubernetes does, those conflicts are waived when the fields are all in
+/// the last-applied configuration: the user is moving the same manifest from
+/// one way of applying to the other (kubectl then migrates the ownership).
+fn moving_from_client_side(live: Option<&Value>, conflicts: &[apply::Conflict], schema: &KindSchema<'_>) -> bool {
+    let Some(text) = live.and_then(|l| l["metadata"]["annotations"][LAST_APPLIED].as_str()) else { return false };
+    let Ok(last) = serde_json::from_str::<Value>(text) else { return false };
+    let fields = apply::FieldSet::from_object(&last, schema);
+    !conflicts.is_empty() && conflicts.iter().all(|c| fields.contains(&c.path.0))
+}
+
+/// An object that still carries kubectl's last-applied annotation keeps it
+/// in step with what is applied server-side, so a later client-side apply
+/// does not undo it.
+fn keep_last_applied(live: Option<&Value>, applied: &Value, merged: &mut Value) {
+    if live.is_none_or(|l| l["metadata"]["annotations"][LAST_APPLIED].is_null()) {
+        return;
+    }
+    if !applied["metadata"]["annotations"][LAST_APPLIED].is_null() {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(m) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in ["resourceVersion", "uid", "managedFields", "creationTimestamp"] {
+            m.remove(f);
+        }
+    }
+    if let Some(annotations) = meta::metadata_mut(merged).get_mut("annotations").and_then(Value::as_object_mut) {
+        annotations.insert(LAST_APPLIED.into(), Value::String(format!("{config}\n")));
+    }
 }
 
 /// Conflicts are 409s listing each field and its manager, in Kubernetes'

@@ -78,6 +78,8 @@ impl Default for WriteOptions {
 pub enum Outcome {
     /// Created or changed; the object as stored.
     Written(Value),
+    /// Created by a write that may also update (server-side apply): 201.
+    Created(Value),
     /// The request changed nothing; the object as it is.
     Unchanged(Value),
     /// Removed; the object as it was at removal.
@@ -87,13 +89,13 @@ pub enum Outcome {
 impl Outcome {
     pub fn object(&self) -> &Value {
         match self {
-            Outcome::Written(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
+            Outcome::Written(v) | Outcome::Created(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
         }
     }
 
     pub fn into_object(self) -> Value {
         match self {
-            Outcome::Written(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
+            Outcome::Written(v) | Outcome::Created(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
         }
     }
 }

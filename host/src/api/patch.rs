@@ -102,7 +102,8 @@ impl Api {
             check_apply_target(&rt, namespace, name, &patch.body)?;
         }
         let key = key_for(&rt, namespace, name);
-        let how = update::Finish::new(&opts, subresource);
+        let mut how = update::Finish::new(&opts, subresource);
+        how.applied = patch.kind == PatchType::Apply;
         let compute = |old: Value, validate: bool| {
             let patched = match patch.kind {
                 PatchType::Apply => managed::apply_config(&rt, Some(&old), &patch.body, &how.manager)?,
@@ -132,7 +133,7 @@ impl Api {
             Err(e) if e.code == 404 && patch.kind == PatchType::Apply && subresource.is_none() => {
                 let created = managed::apply_config(&rt, None, &patch.body, &how.manager)?;
                 let (obj, warnings) = self.create(&rt, namespace, created, opts.clone()).await?;
-                Ok((Outcome::Written(obj), warnings))
+                Ok((Outcome::Created(obj), warnings))
             }
             other => other,
         }

@@ -82,7 +82,7 @@ impl Api {
         let view = AdmissionView { view: &view, apply: &apply };
         let (outcome, _) = self.write_update(&rt, &key, namespace, Some("scale"), &opts, compute, Some(&view)).await?;
         let obj = match outcome {
-            Outcome::Written(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
+            Outcome::Written(v) | Outcome::Created(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
         };
         Ok(scale_of(&paths, &obj))
     }

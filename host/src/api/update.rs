@@ -197,6 +197,8 @@ fn set_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
 pub(super) struct Finish<'a> {
     pub manager: FieldManager<'a>,
     pub validation: FieldValidation,
+    /// A server-side apply: ownership is already recorded by the merge.
+    pub applied: bool,
 }
 
 impl<'a> Finish<'a> {
@@ -204,6 +206,7 @@ impl<'a> Finish<'a> {
         Finish {
             manager: FieldManager { name: &opts.field_manager, subresource, force: opts.force },
             validation: opts.field_validation,
+            applied: false,
         }
     }
 }
@@ -289,7 +292,9 @@ pub(super) fn finish(
     }
     let decoded = rt.codec.decode(&new, how.validation)?;
     let mut new = decoded.object;
-    managed::track(&rt, Some(&old), &mut new, &how.manager)?;
+    if !how.applied {
+        managed::track(rt, Some(&old), &mut new, &how.manager)?;
+    }
     // Decoding serialises afresh; keep the stored revision for the comparison below.
     meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
     set_generation(&rt, &old, &mut new);
