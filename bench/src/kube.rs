@@ -17,12 +17,26 @@ use crate::conn::Endpoint;
 
 /// The namespace all benchmark objects live in.
 pub const NAMESPACE: &str = "bench";
-/// Every benchmark object's name starts with this, so watchers can tell them
-/// from objects the server makes on its own.
+/// Every benchmark ConfigMap's name starts with this, so watchers can tell
+/// them from objects the server makes on its own.
 pub const NAME_PREFIX: &str = "cm-";
 
 pub fn collection_path() -> String {
     format!("/api/v1/namespaces/{NAMESPACE}/configmaps")
+}
+
+/// A collection the benchmark writes to and watches: its path and the name
+/// prefix of the benchmark's own objects in it.
+#[derive(Clone, Debug)]
+pub struct Collection {
+    pub path: String,
+    pub prefix: &'static str,
+}
+
+impl Collection {
+    pub fn configmaps() -> Collection {
+        Collection { path: collection_path(), prefix: NAME_PREFIX }
+    }
 }
 
 pub fn object_path(name: &str) -> String {

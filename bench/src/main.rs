@@ -1,12 +1,14 @@
 //! skiff-bench: starts a skiff server on loopback, loads it with concurrent
 //! creates, gets, lists and updates of ConfigMaps while many watches count the
-//! events, then measures a local etcd's raw put rate with the same clients and
-//! value size as the yardstick, and prints both side by side.
+//! events, then creates custom objects of a CRD with a validating schema the
+//! same way, then measures a local etcd's raw put rate with the same clients
+//! and value size as the yardstick, and prints them side by side.
 //!
 //! Progress goes to stderr, the results to stdout. Every process started here
 //! is stopped by pid and its temp dir removed, also on errors and Ctrl-C.
 
 mod conn;
+mod custom;
 mod etcd;
 mod kube;
 mod load;
@@ -26,9 +28,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
-use crate::kube::{clock_us, filler, KubeConfig};
+use crate::conn::Endpoint;
+use crate::kube::{clock_us, filler, Collection, KubeConfig};
 use crate::load::{run_phase, Limits, PhaseResult};
-use crate::report::{Config, Delivery, Report, Row, WatchReport};
+use crate::report::{Config, Delivery, Report, Row, WatchReport, CREATE, CUSTOM_ADDED, CUSTOM_CREATE};
+use crate::watch::WatcherStats;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -76,12 +80,18 @@ struct Args {
     /// Only measure skiff.
     #[arg(long)]
     skip_etcd: bool,
+    /// Leave out the custom-object phase (CRD with a validating schema).
+    #[arg(long)]
+    skip_custom: bool,
     /// How long skiff and etcd may take to become ready.
     #[arg(long, default_value_t = 120)]
     startup_timeout: u64,
     /// How long to wait for watchers to catch up after a write phase.
     #[arg(long, default_value_t = 30)]
     drain_timeout: u64,
+    /// How long the benchmark's CRD may take to become Established and served.
+    #[arg(long, default_value_t = 30)]
+    establish_timeout: u64,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -181,12 +191,12 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     clock_us(); // starts the clock watchers measure against
     let value = filler(args.value_size, 1);
     let mut protocol = None;
-    let (rows, watch) = if args.skip_skiff {
-        (Vec::new(), None)
+    let (rows, watch, custom) = if args.skip_skiff {
+        (Vec::new(), None, None)
     } else {
-        let (rows, watch, proto) = bench_skiff(&args, &value).await?;
+        let (rows, watch, custom, proto) = bench_skiff(&args, &value).await?;
         protocol = Some(proto);
-        (rows, watch)
+        (rows, watch, custom)
     };
     let etcd_put = if args.skip_etcd { None } else { Some(Row::from(&bench_etcd(&args, &value).await?)) };
     let config = Config {
@@ -197,10 +207,12 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         value_size: args.value_size,
         protocol,
     };
-    Ok(Report::finish(config, rows, watch, etcd_put))
+    Ok(Report::finish(config, rows, watch, etcd_put, custom))
 }
 
-async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Option<WatchReport>, String)> {
+type SkiffResults = (Vec<Row>, Option<WatchReport>, Option<custom::Setup>, String);
+
+async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<SkiffResults> {
     let clients = args.clients as usize;
     let drain = Duration::from_secs(args.drain_timeout);
     eprintln!("starting {} ...", args.skiff.display());
@@ -212,12 +224,12 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
 
     let rv = phases::prepare(&endpoint).await?;
     eprintln!("opening {} watches from resourceVersion {rv} ...", args.watches);
-    let watches = watch::WatchSet::open(&endpoint, args.watches, &rv).await?;
+    let watches = watch::WatchSet::open(&endpoint, &Collection::configmaps(), args.watches, &rv).await?;
 
     let mut rows = Vec::new();
     let create_start = clock_us();
     let workers = (0..clients).map(|_| phases::Create::new(endpoint.clone(), value.to_string())).collect();
-    let (create, workers) = phase("create", workers, args.limits(args.objects)?).await;
+    let (create, workers) = phase(CREATE, workers, args.limits(args.objects)?).await;
     server.process.ensure_running()?;
     let added = watches.drain(false, create.ok * args.watches as u64, drain).await;
     report_drain("ADDED", &added, create.ok * args.watches as u64);
@@ -246,16 +258,66 @@ async fn bench_skiff(args: &Args, value: &str) -> anyhow::Result<(Vec<Row>, Opti
 
     let stats = watches.finish().await;
     let deliveries = vec![
-        Delivery::new("ADDED", create.ok, &stats, added.last_event_us.saturating_sub(create_start)),
-        Delivery::new("MODIFIED", update.ok, &stats, modified.last_event_us.saturating_sub(update_start)),
+        Delivery::new("ADDED", false, create.ok, &stats, added.last_event_us.saturating_sub(create_start)),
+        Delivery::new("MODIFIED", true, update.ok, &stats, modified.last_event_us.saturating_sub(update_start)),
     ];
-    let watch = WatchReport::new(&stats, deliveries);
+    let mut watch = WatchReport::new(&stats, deliveries);
+
+    let custom = if args.skip_custom {
+        None
+    } else {
+        let mut setup = custom::Setup { crd: custom::crd_name(), ..Default::default() };
+        match bench_custom(args, &endpoint, value, &mut setup).await {
+            Ok((row, stats, delivery)) => {
+                rows.push(row);
+                watch.add(&stats, delivery);
+            }
+            Err(e) => {
+                eprintln!("the custom phase did not run: {e:#}");
+                setup.error = Some(format!("{e:#}"));
+            }
+        }
+        server.process.ensure_running()?;
+        Some(setup)
+    };
 
     eprintln!("stopping skiff (SIGTERM) ...");
     if let Err(e) = server.process.stop().await {
         eprintln!("note: stopping skiff: {e:#}");
     }
-    Ok((rows, Some(watch), protocol))
+    Ok((rows, Some(watch), custom, protocol))
+}
+
+/// Creates the benchmark's CRD, checks that invalid objects are refused,
+/// then runs the custom create phase as the ConfigMap one runs: the same
+/// workers, limits and value size, with `--watches` watches on the custom
+/// objects (opened fresh; the ConfigMap watches are closed by then).
+async fn bench_custom(
+    args: &Args,
+    endpoint: &Endpoint,
+    value: &str,
+    setup: &mut custom::Setup,
+) -> anyhow::Result<(Row, Vec<WatcherStats>, Delivery)> {
+    eprintln!("creating CRD {} and waiting until it is Established ...", setup.crd);
+    custom::install(endpoint, args.value_size, Duration::from_secs(args.establish_timeout), setup).await?;
+    eprintln!("CRD Established and served after {:.0} ms", setup.established_ms.unwrap_or_default());
+    custom::probe_validation(endpoint, value, setup).await?;
+    eprintln!("{}/{} invalid objects rejected with 422", setup.invalid_rejected, setup.invalid_probes);
+    if let Some(u) = &setup.first_unexpected {
+        eprintln!("note: an invalid object was not rejected as expected: {u}");
+    }
+    let rv = custom::list_version(endpoint).await?;
+    eprintln!("opening {} watches on {} from resourceVersion {rv} ...", args.watches, custom::PLURAL);
+    let watches = watch::WatchSet::open(endpoint, &custom::collection(), args.watches, &rv).await?;
+    let start = clock_us();
+    let workers = (0..args.clients).map(|_| custom::Create::new(endpoint.clone(), value.to_string())).collect();
+    let (create, _) = phase(CUSTOM_CREATE, workers, args.limits(args.objects)?).await;
+    let expected = create.ok * args.watches as u64;
+    let added = watches.drain(false, expected, Duration::from_secs(args.drain_timeout)).await;
+    report_drain(CUSTOM_ADDED, &added, expected);
+    let stats = watches.finish().await;
+    let delivery = Delivery::new(CUSTOM_ADDED, false, create.ok, &stats, added.last_event_us.saturating_sub(start));
+    Ok((Row::from(&create), stats, delivery))
 }
 
 async fn bench_etcd(args: &Args, value: &str) -> anyhow::Result<PhaseResult> {

@@ -2,8 +2,18 @@
 
 use serde::Serialize;
 
+use crate::custom;
 use crate::load::{per_sec, Histogram, PhaseResult};
 use crate::watch::WatcherStats;
+
+/// The ConfigMap create phase's row name.
+pub const CREATE: &str = "create";
+/// The custom-object create phase's row name.
+pub const CUSTOM_CREATE: &str = "create (custom, schema)";
+/// The delivery of the custom objects' ADDED events.
+pub const CUSTOM_ADDED: &str = "ADDED (custom)";
+/// What the custom create rate should reach, as a share of the ConfigMap one.
+pub const CUSTOM_GOAL: f64 = 0.8;
 
 #[derive(Serialize, Debug)]
 pub struct Config {
@@ -46,6 +56,7 @@ impl From<&PhaseResult> for Row {
 /// Fan-out of one kind of change (ADDED after creates, MODIFIED after updates).
 #[derive(Serialize, Debug)]
 pub struct Delivery {
+    /// `ADDED`, `MODIFIED`, or `ADDED (custom)` for the custom objects' watches.
     pub event: &'static str,
     /// Successful writes, each of which every watcher should see once.
     pub writes: u64,
@@ -61,8 +72,8 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(event: &'static str, writes: u64, watchers: &[WatcherStats], span_us: u64) -> Delivery {
-        let modified = event == "MODIFIED";
+    /// `modified` picks the MODIFIED counts of `watchers`, else the ADDED ones.
+    pub fn new(event: &'static str, modified: bool, writes: u64, watchers: &[WatcherStats], span_us: u64) -> Delivery {
         let mut latency = Histogram::new();
         let mut delivered = 0;
         let mut complete = 0;
@@ -89,6 +100,7 @@ impl Delivery {
 
 #[derive(Serialize, Debug)]
 pub struct WatchReport {
+    /// Watches per watched collection (ConfigMaps, then custom objects).
     pub watchers: usize,
     pub deliveries: Vec<Delivery>,
     pub reopens: u64,
@@ -106,6 +118,16 @@ impl WatchReport {
             first_error: watchers.iter().find_map(|w| w.first_error.clone()),
         }
     }
+
+    /// Adds a second set of watchers (on another collection) and its delivery.
+    pub fn add(&mut self, watchers: &[WatcherStats], delivery: Delivery) {
+        self.deliveries.push(delivery);
+        self.reopens += watchers.iter().map(|w| u64::from(w.reopens)).sum::<u64>();
+        self.errors += watchers.iter().map(|w| w.errors).sum::<u64>();
+        if self.first_error.is_none() {
+            self.first_error = watchers.iter().find_map(|w| w.first_error.clone());
+        }
+    }
 }
 
 #[derive(Serialize, Debug)]
@@ -116,24 +138,49 @@ pub struct Report {
     pub etcd_put: Option<Row>,
     /// skiff create ops/s ÷ etcd put ops/s.
     pub create_to_etcd_put_ratio: Option<f64>,
+    /// The CRD set-up before the custom create phase; None when skipped.
+    pub custom: Option<custom::Setup>,
+    /// Custom-object create ops/s ÷ ConfigMap create ops/s (goal: ≥ 0.8).
+    pub custom_create_to_configmap_create_ratio: Option<f64>,
 }
 
 impl Report {
-    pub fn finish(config: Config, skiff: Vec<Row>, watch: Option<WatchReport>, etcd_put: Option<Row>) -> Report {
-        let create = skiff.iter().find(|r| r.phase == "create").map(|r| r.ops_per_sec);
+    pub fn finish(
+        config: Config,
+        skiff: Vec<Row>,
+        watch: Option<WatchReport>,
+        etcd_put: Option<Row>,
+        custom: Option<custom::Setup>,
+    ) -> Report {
+        let rate = |phase: &str| skiff.iter().find(|r| r.phase == phase).map(|r| r.ops_per_sec);
+        let create = rate(CREATE);
         let ratio = match (create, &etcd_put) {
             (Some(c), Some(e)) if e.ops_per_sec > 0.0 => Some(c / e.ops_per_sec),
             _ => None,
         };
-        Report { config, skiff, watch, etcd_put, create_to_etcd_put_ratio: ratio }
+        let custom_ratio = match (rate(CUSTOM_CREATE), create) {
+            (Some(c), Some(cm)) if cm > 0.0 => Some(c / cm),
+            _ => None,
+        };
+        Report {
+            config,
+            skiff,
+            watch,
+            etcd_put,
+            create_to_etcd_put_ratio: ratio,
+            custom,
+            custom_create_to_configmap_create_ratio: custom_ratio,
+        }
     }
 
-    /// True when every operation succeeded and every watcher saw every change.
+    /// True when every operation succeeded, every watcher saw every change
+    /// and (unless skipped) the CRD was set up and every invalid object rejected.
     pub fn clean(&self) -> bool {
         let rows_ok = self.skiff.iter().chain(&self.etcd_put).all(|r| r.errors == 0);
         let watch_ok =
             self.watch.as_ref().is_none_or(|w| w.errors == 0 && w.deliveries.iter().all(|d| d.delivered == d.expected));
-        rows_ok && watch_ok
+        let custom_ok = self.custom.as_ref().is_none_or(custom::Setup::clean);
+        rows_ok && watch_ok && custom_ok
     }
 
     pub fn table(&self) -> String {
@@ -148,12 +195,12 @@ impl Report {
             c.protocol.as_deref().unwrap_or("skiff not run"),
         );
         out.push_str(&format!(
-            "{:<16} {:>9} {:>11} {:>9} {:>9} {:>7}\n",
+            "{:<24} {:>9} {:>11} {:>9} {:>9} {:>7}\n",
             "phase", "ops", "ops/s", "p50 ms", "p99 ms", "errors"
         ));
         for r in self.skiff.iter().chain(&self.etcd_put) {
             out.push_str(&format!(
-                "{:<16} {:>9} {:>11.1} {:>9} {:>9} {:>7}\n",
+                "{:<24} {:>9} {:>11.1} {:>9} {:>9} {:>7}\n",
                 r.phase,
                 r.ops,
                 r.ops_per_sec,
@@ -163,14 +210,15 @@ impl Report {
             ));
         }
         if let Some(w) = &self.watch {
-            out.push_str(&format!("\n{} watches ({} reopened, {} errors):\n", w.watchers, w.reopens, w.errors));
+            let per = if w.deliveries.iter().any(|d| d.event == CUSTOM_ADDED) { " per collection" } else { "" };
+            out.push_str(&format!("\n{} watches{per} ({} reopened, {} errors):\n", w.watchers, w.reopens, w.errors));
             out.push_str(&format!(
-                "{:<16} {:>9} {:>11} {:>9} {:>9} {:>7}\n",
+                "{:<24} {:>9} {:>11} {:>9} {:>9} {:>7}\n",
                 "event", "delivered", "events/s", "p50 ms", "p99 ms", "missing"
             ));
             for d in &w.deliveries {
                 out.push_str(&format!(
-                    "{:<16} {:>9} {:>11.1} {:>9} {:>9} {:>7}\n",
+                    "{:<24} {:>9} {:>11.1} {:>9} {:>9} {:>7}\n",
                     d.event,
                     d.delivered,
                     d.events_per_sec,
@@ -186,6 +234,24 @@ impl Report {
                 ));
             }
             out.push_str("  (latency: from the write being sent to the event reaching a watcher)\n");
+        }
+        if let Some(c) = &self.custom {
+            out.push_str(&format!("\ncustom objects (CRD {}):\n", c.crd));
+            if let Some(ms) = c.established_ms {
+                out.push_str(&format!("  Established and served {ms:.0} ms after its create\n"));
+            }
+            if c.invalid_probes > 0 {
+                out.push_str(&format!(
+                    "  {}/{} invalid objects rejected with 422\n",
+                    c.invalid_rejected, c.invalid_probes
+                ));
+            }
+            if let Some(u) = &c.first_unexpected {
+                out.push_str(&format!("  not rejected as expected: {u}\n"));
+            }
+            if let Some(e) = &c.error {
+                out.push_str(&format!("  the custom phase did not run: {e}\n"));
+            }
         }
         let errors: Vec<String> = self
             .skiff
@@ -204,6 +270,14 @@ impl Report {
             None => {
                 out.push_str("\nskiff create ops/s ÷ etcd put ops/s: n/a (a side was skipped or made no progress)\n")
             }
+        }
+        match self.custom_create_to_configmap_create_ratio {
+            Some(r) => out.push_str(&format!(
+                "custom create ops/s ÷ configmap create ops/s = {r:.3} (goal ≥ {CUSTOM_GOAL:.2}: {})\n",
+                if r >= CUSTOM_GOAL { "met" } else { "not met" }
+            )),
+            None => out
+                .push_str("custom create ops/s ÷ configmap create ops/s: n/a (skipped, not run or made no progress)\n"),
         }
         out
     }
@@ -240,19 +314,62 @@ mod tests {
             protocol: Some("HTTP/2".into()),
         };
         let w = vec![WatcherStats { added: 10, ..Default::default() }];
-        let watch = WatchReport::new(&w, vec![Delivery::new("ADDED", 10, &w, 1_000_000)]);
+        let watch = WatchReport::new(&w, vec![Delivery::new("ADDED", false, 10, &w, 1_000_000)]);
         let r = Report::finish(
             cfg,
             vec![Row::from(&phase("create", 100, 1))],
             Some(watch),
             Some(Row::from(&phase("etcd put", 400, 1))),
+            None,
         );
         assert_eq!(r.create_to_etcd_put_ratio, Some(0.25));
+        assert_eq!(r.custom_create_to_configmap_create_ratio, None);
         assert!(r.clean());
         let t = r.table();
         assert!(t.contains("create") && t.contains("etcd put") && t.contains("0.250"), "{t}");
         assert!(t.contains("1/1 watchers saw all 10 ADDED events"), "{t}");
         let json = serde_json::to_value(&r).expect("serializes");
         assert_eq!(json["skiff"][0]["ops"], 100);
+    }
+
+    #[test]
+    fn custom_row_ratio_and_watches() {
+        let cfg = Config {
+            clients: 2,
+            seconds: 1.0,
+            watches: 1,
+            objects: 10,
+            value_size: 8,
+            protocol: Some("HTTP/2".into()),
+        };
+        let w = vec![WatcherStats { added: 100, ..Default::default() }];
+        let mut watch = WatchReport::new(&w, vec![Delivery::new("ADDED", false, 100, &w, 1_000_000)]);
+        let c = vec![WatcherStats { added: 85, reopens: 1, ..Default::default() }];
+        watch.add(&c, Delivery::new(CUSTOM_ADDED, false, 85, &c, 1_000_000));
+        let setup = custom::Setup {
+            crd: "gadgets.bench.skiff.dev".into(),
+            established_ms: Some(12.0),
+            invalid_probes: 6,
+            invalid_rejected: 6,
+            ..Default::default()
+        };
+        let rows = vec![Row::from(&phase(CREATE, 100, 1)), Row::from(&phase(CUSTOM_CREATE, 85, 1))];
+        let r = Report::finish(cfg, rows, Some(watch), None, Some(setup));
+        assert_eq!(r.custom_create_to_configmap_create_ratio, Some(0.85));
+        assert!(r.clean());
+        let t = r.table();
+        assert!(t.contains("create (custom, schema)") && t.contains("= 0.850 (goal ≥ 0.80: met)"), "{t}");
+        assert!(t.contains("1/1 watchers saw all 85 ADDED (custom) events"), "{t}");
+        assert!(t.contains("6/6 invalid objects rejected with 422"), "{t}");
+        assert_eq!(r.watch.as_ref().map(|w| w.reopens), Some(1));
+        let json = serde_json::to_value(&r).expect("serializes");
+        assert_eq!(json["skiff"][1]["phase"], CUSTOM_CREATE);
+        assert_eq!(json["custom"]["invalid_rejected"], 6);
+
+        let mut unclean = r;
+        if let Some(c) = unclean.custom.as_mut() {
+            c.invalid_rejected = 5;
+        }
+        assert!(!unclean.clean(), "an accepted invalid object makes the run unclean");
     }
 }

@@ -1,8 +1,9 @@
-//! The watchers: many concurrent `?watch=true` streams on the benchmark's
-//! ConfigMaps, each on its own connection, counting the ADDED and MODIFIED
-//! events for benchmark objects and how long after the write was sent each
-//! one arrived (the send time rides in the object's data). A stream the
-//! server ends early is reopened from the last resourceVersion seen.
+//! The watchers: many concurrent `?watch=true` streams on one of the
+//! benchmark's collections (its ConfigMaps, or its custom objects), each on
+//! its own connection, counting the ADDED and MODIFIED events for benchmark
+//! objects and how long after the write was sent each one arrived (the send
+//! time rides in the object's `data`, or `spec` for custom objects). A stream
+//! the server ends early is reopened from the last resourceVersion seen.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::conn::{error_message, Conn, Endpoint};
-use crate::kube::{clock_us, collection_path, NAME_PREFIX};
+use crate::kube::{clock_us, Collection};
 use crate::load::Histogram;
 
 /// How often one watcher may reopen its stream before it gives up.
@@ -61,9 +62,14 @@ pub struct Drained {
 }
 
 impl WatchSet {
-    /// Opens `n` watches from `resource_version` and returns once every one
-    /// has its response headers, i.e. is registered with the server.
-    pub async fn open(endpoint: &Endpoint, n: usize, resource_version: &str) -> anyhow::Result<WatchSet> {
+    /// Opens `n` watches on `collection` from `resource_version` and returns
+    /// once every one has its response headers, i.e. is registered with the server.
+    pub async fn open(
+        endpoint: &Endpoint,
+        collection: &Collection,
+        n: usize,
+        resource_version: &str,
+    ) -> anyhow::Result<WatchSet> {
         let (stop, stop_rx) = watch::channel(false);
         let progress = Arc::new(Progress::default());
         let mut tasks = Vec::with_capacity(n);
@@ -72,6 +78,7 @@ impl WatchSet {
             let (tx, rx) = oneshot::channel();
             let w = Watcher {
                 endpoint: endpoint.clone(),
+                collection: collection.clone(),
                 resource_version: resource_version.to_string(),
                 progress: progress.clone(),
                 stop: stop_rx.clone(),
@@ -129,6 +136,7 @@ impl WatchSet {
 
 struct Watcher {
     endpoint: Endpoint,
+    collection: Collection,
     resource_version: String,
     progress: Arc<Progress>,
     stop: watch::Receiver<bool>,
@@ -146,6 +154,8 @@ struct Event {
 struct EventObject {
     metadata: Option<Metadata>,
     data: Option<Data>,
+    /// Custom objects carry the send time in their spec.
+    spec: Option<Data>,
     /// Set on the Status of an ERROR event.
     message: Option<String>,
 }
@@ -166,7 +176,7 @@ struct Data {
 impl Watcher {
     async fn open(&self) -> anyhow::Result<(Conn, Incoming)> {
         let mut conn = self.endpoint.connect().await?;
-        let path = format!("{}?watch=true&resourceVersion={}", collection_path(), self.resource_version);
+        let path = format!("{}?watch=true&resourceVersion={}", self.collection.path, self.resource_version);
         let resp = conn.send(Method::GET, &path, None).await.context("sending the watch request")?;
         if !resp.status().is_success() {
             let status = resp.status();
@@ -251,7 +261,7 @@ impl Watcher {
     }
 
     fn event(&mut self, ev: Event, now: u64) -> bool {
-        let obj = ev.object.unwrap_or(EventObject { metadata: None, data: None, message: None });
+        let obj = ev.object.unwrap_or(EventObject { metadata: None, data: None, spec: None, message: None });
         if ev.kind == "ERROR" {
             self.error(format!("ERROR event: {}", obj.message.unwrap_or_default()));
             return false;
@@ -263,8 +273,8 @@ impl Watcher {
         if let Some(rv) = rv {
             self.resource_version = rv;
         }
-        let ours = name.starts_with(NAME_PREFIX);
-        let sent = obj.data.and_then(|d| d.sent_micros).and_then(|s| s.parse::<u64>().ok());
+        let ours = name.starts_with(self.collection.prefix);
+        let sent = obj.data.or(obj.spec).and_then(|d| d.sent_micros).and_then(|s| s.parse::<u64>().ok());
         let latency = sent.map(|s| now.saturating_sub(s));
         match (ev.kind.as_str(), ours) {
             ("ADDED", true) => {

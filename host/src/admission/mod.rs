@@ -60,6 +60,10 @@ pub struct Admission {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     cluster: Arc<dyn Cluster>,
+    /// Every request admission was asked about (`resource[/sub] user`): the
+    /// pipeline tests check that each write passes this point.
+    #[cfg(test)]
+    pub seen: std::sync::Mutex<Vec<String>>,
 }
 
 /// Fields that identify an object or belong to the server; a plugin changing them is a plugin failure.
@@ -77,7 +81,14 @@ const PROTECTED: &[(&str, &str)] = &[
 
 impl Admission {
     pub fn new(store: Arc<Store>, metrics: Arc<Metrics>, cluster: Arc<dyn Cluster>) -> Admission {
-        Admission { chain: RwLock::new(Arc::new(Chain::default())), store, metrics, cluster }
+        Admission {
+            chain: RwLock::new(Arc::new(Chain::default())),
+            store,
+            metrics,
+            cluster,
+            #[cfg(test)]
+            seen: Default::default(),
+        }
     }
 
     pub fn cluster(&self) -> Arc<dyn Cluster> {
@@ -118,6 +129,14 @@ impl Admission {
     /// Whether any plugin could be interested (selectors aside): writes without
     /// one take the direct path.
     pub fn wants(&self, attrs: &Attributes<'_>) -> bool {
+        #[cfg(test)]
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).push(format!(
+            "{}{} {:?} {}",
+            attrs.rt.plural,
+            attrs.subresource.map(|s| format!("/{s}")).unwrap_or_default(),
+            attrs.operation,
+            attrs.user.name
+        ));
         self.current().all().any(|p| p.hook.matches_request(attrs))
     }
 

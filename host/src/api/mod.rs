@@ -22,6 +22,9 @@ mod table;
 mod update;
 mod watch;
 
+#[cfg(test)]
+mod pipeline_tests;
+
 use std::sync::Arc;
 
 use serde_json::Value;

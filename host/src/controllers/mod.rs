@@ -5,7 +5,7 @@
 //! lookups the API has no verb for (everything in a namespace, objects that
 //! mention an owner's uid).
 
-mod crd;
+pub(crate) mod crd;
 mod gc;
 pub(crate) mod leader;
 mod namespace;
