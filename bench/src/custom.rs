@@ -91,13 +91,20 @@ pub fn gadget(name: &str, ticket: u64, value: &str) -> Value {
     })
 }
 
-/// Invalid Gadgets, one broken constraint each, with what is broken.
-pub fn invalid_gadgets(value: &str) -> Vec<(&'static str, Value)> {
+/// An invalid Gadget: what is wrong with it, and the field a rejection must name.
+pub struct Invalid {
+    pub what: &'static str,
+    pub field: &'static str,
+    pub object: Value,
+}
+
+/// Invalid Gadgets, one broken constraint each.
+pub fn invalid_gadgets(value: &str) -> Vec<Invalid> {
     let mut cases = Vec::new();
-    let mut case = |what: &'static str, field: &str, bad: Value| {
-        let mut g = gadget(&format!("bad-{}", cases.len()), 0, value);
-        g["spec"][field] = bad;
-        cases.push((what, g));
+    let mut case = |what: &'static str, field: &'static str, bad: Value| {
+        let mut object = gadget(&format!("bad-{}", cases.len()), 0, value);
+        object["spec"][field] = bad;
+        cases.push(Invalid { what, field, object });
     };
     case("color not in the enum", "color", json!("purple"));
     case("replicas above the maximum", "replicas", json!(1001));
@@ -108,7 +115,7 @@ pub fn invalid_gadgets(value: &str) -> Vec<(&'static str, Value)> {
     if let Some(spec) = missing["spec"].as_object_mut() {
         spec.remove("color");
     }
-    cases.push(("required color missing", missing));
+    cases.push(Invalid { what: "required color missing", field: "color", object: missing });
     cases
 }
 
@@ -119,10 +126,13 @@ pub struct Setup {
     /// From the CRD's POST to its `Established` condition being True and
     /// its collection answering.
     pub established_ms: Option<f64>,
-    /// Invalid Gadgets sent, and how many the server rejected with 422.
+    /// Invalid Gadgets sent, and how many the server rejected with 422 and
+    /// a message naming the broken field.
     pub invalid_probes: usize,
     pub invalid_rejected: usize,
-    /// The first probe that was not answered with 422, and the answer.
+    /// Each probe and the server's answer (the Status message).
+    pub rejections: Vec<String>,
+    /// The first probe that was not rejected that way, and the answer.
     pub first_unexpected: Option<String>,
     /// Why the custom phase did not run, when it did not.
     pub error: Option<String>,
@@ -197,22 +207,26 @@ fn condition(crd: &Value, type_: &str) -> Option<Value> {
     crd["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_).cloned()
 }
 
-/// Sends every invalid Gadget and counts the 422 answers; one unexpected
-/// answer is kept for the report. Accepted probes are deleted again.
+/// Sends every invalid Gadget and counts the answers that are 422 with a
+/// message naming `spec.<field>`; the first other answer is kept for the
+/// report. Accepted probes are deleted again.
 pub async fn probe_validation(endpoint: &Endpoint, value: &str, setup: &mut Setup) -> anyhow::Result<()> {
     let mut client = Client::new(endpoint.clone());
     let path = collection().path;
-    for (what, obj) in invalid_gadgets(value) {
+    for Invalid { what, field, object } in invalid_gadgets(value) {
         setup.invalid_probes += 1;
-        let reply = client.call(Method::POST, &path, Some(Bytes::from(obj.to_string()))).await.context("probing")?;
-        if reply.status.as_u16() == 422 {
+        let body = Some(Bytes::from(object.to_string()));
+        let reply = client.call(Method::POST, &path, body).await.context("posting an invalid object")?;
+        let message = error_message(&reply.body);
+        let answer = format!("{what}: HTTP {}: {message}", reply.status.as_u16());
+        setup.rejections.push(answer.clone());
+        if reply.status.as_u16() == 422 && message.contains(&format!("spec.{field}")) {
             setup.invalid_rejected += 1;
             continue;
         }
-        let answer = format!("HTTP {}: {}", reply.status.as_u16(), error_message(&reply.body));
-        setup.first_unexpected.get_or_insert_with(|| format!("{what}: {answer}"));
+        setup.first_unexpected.get_or_insert(answer);
         if reply.status.is_success() {
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
             let _ = client.call(Method::DELETE, &format!("{path}/{name}"), None).await;
         }
     }
@@ -294,11 +308,11 @@ mod tests {
     fn each_invalid_gadget_breaks_one_thing_and_is_not_counted_by_watchers() {
         let cases = invalid_gadgets("abcd");
         assert_eq!(cases.len(), 6);
-        for (what, g) in &cases {
-            let name = g["metadata"]["name"].as_str().expect("name");
-            assert!(!name.starts_with(NAME_PREFIX), "{what}: {name}");
+        for c in &cases {
+            let name = c.object["metadata"]["name"].as_str().expect("name");
+            assert!(!name.starts_with(NAME_PREFIX), "{}: {name}", c.what);
         }
-        assert_eq!(cases[4].1["spec"]["data"], "abcdx");
-        assert!(cases[5].1["spec"].get("color").is_none());
+        assert_eq!(cases[4].object["spec"]["data"], "abcdx");
+        assert!(cases[5].object["spec"].get("color").is_none());
     }
 }

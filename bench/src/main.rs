@@ -302,6 +302,9 @@ async fn bench_custom(
     custom::install(endpoint, args.value_size, Duration::from_secs(args.establish_timeout), setup).await?;
     eprintln!("CRD Established and served after {:.0} ms", setup.established_ms.unwrap_or_default());
     custom::probe_validation(endpoint, value, setup).await?;
+    for r in &setup.rejections {
+        eprintln!("  invalid object, {r}");
+    }
     eprintln!("{}/{} invalid objects rejected with 422", setup.invalid_rejected, setup.invalid_probes);
     if let Some(u) = &setup.first_unexpected {
         eprintln!("note: an invalid object was not rejected as expected: {u}");

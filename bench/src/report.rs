@@ -242,7 +242,7 @@ impl Report {
             }
             if c.invalid_probes > 0 {
                 out.push_str(&format!(
-                    "  {}/{} invalid objects rejected with 422\n",
+                    "  {}/{} invalid objects rejected with 422 naming the field\n",
                     c.invalid_rejected, c.invalid_probes
                 ));
             }
@@ -360,7 +360,7 @@ mod tests {
         let t = r.table();
         assert!(t.contains("create (custom, schema)") && t.contains("= 0.850 (goal ≥ 0.80: met)"), "{t}");
         assert!(t.contains("1/1 watchers saw all 85 ADDED (custom) events"), "{t}");
-        assert!(t.contains("6/6 invalid objects rejected with 422"), "{t}");
+        assert!(t.contains("6/6 invalid objects rejected with 422 naming the field"), "{t}");
         assert_eq!(r.watch.as_ref().map(|w| w.reopens), Some(1));
         let json = serde_json::to_value(&r).expect("serializes");
         assert_eq!(json["skiff"][1]["phase"], CUSTOM_CREATE);
