@@ -79,11 +79,7 @@ impl Api {
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
         let policy = opts.policy(&rt)?.to_string();
-        if rt.is("", "namespaces") && matches!(name, "default" | "kube-system" | "kube-public") {
-            return Err(ApiError::forbidden(format!(
-                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
-            )));
-        }
+        rt.strategy.check_delete(name).map_err(ApiError::forbidden)?;
         let key = key_for(&rt, namespace, name);
         let user = opts.user.clone().unwrap_or_else(User::server);
         let attrs = Attributes {
@@ -144,18 +140,10 @@ impl Api {
                 m.insert("deletionTimestamp".into(), json!(meta::now()));
                 m.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period_seconds.unwrap_or(0).max(0)));
             }
-            if rt.is("", "namespaces") {
-                if already {
-                    return Err(ApiError::conflict(
-                        &rt.group,
-                        &rt.plural,
-                        name,
-                        "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
-                    ));
-                }
-                // The namespace controller empties it, then removes its spec finalizer.
-                obj["status"] = json!({"phase": "Terminating"});
-                return Ok(Decision::Put(obj));
+            match rt.strategy.mark_deleted(&mut obj, already) {
+                Some(Ok(())) => return Ok(Decision::Put(obj)),
+                Some(Err(why)) => return Err(ApiError::conflict(&rt.group, &rt.plural, name, &why)),
+                None => {}
             }
             match policy.as_str() {
                 "Foreground" => meta::add_finalizer(&mut obj, FOREGROUND),

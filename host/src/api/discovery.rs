@@ -8,12 +8,6 @@ use crate::resources::{Registry, ResourceType};
 
 pub const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
-/// The pod subresources served by the node's agent (see `proxy`): name, kind, verbs.
-const POD_STREAMS: [(&str, &str, &[&str]); 3] = [
-    ("attach", "PodAttachOptions", &["create", "get"]),
-    ("exec", "PodExecOptions", &["create", "get"]),
-    ("log", "Pod", &["get"]),
-];
 
 /// Whether the client asked for aggregated discovery.
 pub fn wants_aggregated(headers: &HeaderMap) -> bool {
@@ -101,15 +95,11 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             }
             resources.push(entry);
         }
-        if rt.is("", "pods") {
+        for s in rt.strategy.subresources() {
             resources.push(json!({
-                "name": "pods/binding", "singularName": "", "namespaced": true, "kind": "Binding", "verbs": ["create"],
+                "name": format!("{}/{}", rt.plural, s.name), "singularName": "", "namespaced": rt.namespaced,
+                "kind": s.kind, "verbs": s.verbs,
             }));
-            for (sub, kind, verbs) in POD_STREAMS {
-                resources.push(json!({
-                    "name": format!("pods/{sub}"), "singularName": "", "namespaced": true, "kind": kind, "verbs": verbs,
-                }));
-            }
         }
     }
     if resources.is_empty() {
@@ -142,15 +132,13 @@ pub fn aggregated(registry: &Registry, legacy: bool) -> Value {
                                     })
                                 })
                                 .collect();
-                            if rt.is("", "pods") {
-                                subs.extend(POD_STREAMS.iter().map(|(sub, kind, verbs)| {
-                                    json!({
-                                        "subresource": sub,
-                                        "responseKind": {"group": "", "version": "v1", "kind": kind},
-                                        "verbs": verbs,
-                                    })
-                                }));
-                            }
+                            subs.extend(rt.strategy.subresources().iter().map(|s| {
+                                json!({
+                                    "subresource": s.name,
+                                    "responseKind": {"group": "", "version": "v1", "kind": s.kind},
+                                    "verbs": s.verbs,
+                                })
+                            }));
                             json!({
                                 "resource": rt.plural,
                                 "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},

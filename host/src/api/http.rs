@@ -267,8 +267,16 @@ async fn resource(
         None => {}
         Some("status") if rt.status => {}
         Some("scale") if rt.scale().is_some() => {}
-        Some("finalize") if rt.is("", "namespaces") && method == Method::PUT => {}
-        Some("binding") if rt.is("", "pods") && method == Method::POST => {}
+        Some(s)
+            if rt.strategy.subresources().iter().any(|x| {
+                x.name == s
+                    && x.verbs.iter().any(|v| match *v {
+                        "create" => method == Method::POST,
+                        "update" => method == Method::PUT,
+                        "get" => method == Method::GET,
+                        _ => false,
+                    })
+            }) => {}
         Some(other) => {
             return Err(ApiError::not_found(
                 &rt.group,

@@ -21,6 +21,7 @@ pub use codec::{Codec, FieldValidation, Typed};
 pub use defaults::Defaults;
 pub use strategy::{
     read_path, write_path, GracefulDelete, NameRule, Plain, Propagation, ScalePaths, SelectorForm, Strategy,
+    Subresource,
 };
 
 const ALL_API_EXTENSIONS: &[&str] = &["api-extensions"];

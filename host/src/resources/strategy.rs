@@ -96,6 +96,23 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// Subresources besides status and scale (`pods/binding`, `namespaces/finalize`, …).
+    fn subresources(&self) -> &'static [Subresource] {
+        &[]
+    }
+
+    /// Refuses deleting the object named `name` outright (a 403 with this reason).
+    fn check_delete(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// A delete that hands the object to a controller instead of the
+    /// finalizer path (a Namespace turns Terminating): `Some(Ok)` once marked,
+    /// `Some(Err(why))` for a conflict, `None` for the usual path.
+    fn mark_deleted(&self, _obj: &mut Value, _already_deleting: bool) -> Option<Result<(), String>> {
+        None
+    }
+
     /// Whether a completed delete answers with the object (Pods, Services)
     /// rather than a `Status`, as Kubernetes' registries choose.
     fn returns_deleted_object(&self) -> bool {
@@ -121,6 +138,16 @@ pub trait Strategy: Send + Sync {
     fn scale(&self) -> Option<ScalePaths> {
         None
     }
+}
+
+/// A subresource of a kind besides `status` and `scale` (which every kind
+/// may have): its name, the kind of its object and its verbs, for discovery
+/// and routing.
+#[derive(Clone, Copy, Debug)]
+pub struct Subresource {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub verbs: &'static [&'static str],
 }
 
 /// What the names of a kind must be.

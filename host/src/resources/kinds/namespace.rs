@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
-use crate::resources::{NameRule, Strategy};
+use crate::resources::{NameRule, Strategy, Subresource};
 
 pub struct Namespace;
 
@@ -27,6 +27,28 @@ impl Strategy for Namespace {
 
     fn name_rule(&self) -> NameRule {
         NameRule::Label
+    }
+
+    fn subresources(&self) -> &'static [Subresource] {
+        &[Subresource { name: "finalize", kind: "Namespace", verbs: &["update"] }]
+    }
+
+    fn check_delete(&self, name: &str) -> Result<(), String> {
+        if matches!(name, "default" | "kube-system" | "kube-public") {
+            Err(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The namespace controller empties a Terminating namespace, then removes
+    /// its spec finalizer.
+    fn mark_deleted(&self, obj: &mut Value, already_deleting: bool) -> Option<Result<(), String>> {
+        if already_deleting {
+            return Some(Err("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.".into()));
+        }
+        obj["status"] = json!({"phase": "Terminating"});
+        Some(Ok(()))
     }
 
     fn deletion_pending(&self, obj: &Value) -> bool {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::reset_status;
 use crate::api::error::Cause;
 use crate::resources::validation::{pod_spec, pod_update};
-use crate::resources::{GracefulDelete, Strategy};
+use crate::resources::{GracefulDelete, Strategy, Subresource};
 
 pub struct Pod;
 
@@ -36,6 +36,16 @@ impl Strategy for Pod {
         let mut errs = Vec::new();
         pod_update(obj, old, &mut errs);
         errs
+    }
+
+    /// binding is the API's; log, exec and attach stream from the node's agent.
+    fn subresources(&self) -> &'static [Subresource] {
+        &[
+            Subresource { name: "binding", kind: "Binding", verbs: &["create"] },
+            Subresource { name: "attach", kind: "PodAttachOptions", verbs: &["create", "get"] },
+            Subresource { name: "exec", kind: "PodExecOptions", verbs: &["create", "get"] },
+            Subresource { name: "log", kind: "Pod", verbs: &["get"] },
+        ]
     }
 
     fn field_labels(&self) -> &[&str] {
