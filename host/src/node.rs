@@ -45,7 +45,7 @@ pub struct AgentArgs {
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Images, containers and pod state of this node.
-    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::server::default_data_dir())]
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::process::default_data_dir())]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub node: NodeArgs,
@@ -112,7 +112,7 @@ pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
     let agent = tokio::spawn(skiff_node::run(config, rx));
     tokio::select! {
         done = agent => done.context("the agent task")?.map_err(|e| anyhow::anyhow!("{e}"))?,
-        _ = crate::server::wait_for_signal() => {
+        _ = crate::process::wait_for_signal() => {
             tracing::info!("agent stopping; its containers keep running");
             let _ = tx.send(true);
         }
@@ -122,7 +122,7 @@ pub async fn run_agent(args: AgentArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct ResetArgs {
-    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::server::default_data_dir())]
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::process::default_data_dir())]
     pub data_dir: PathBuf,
 }
 

@@ -31,6 +31,7 @@ pub mod labels;
 pub mod names;
 pub mod patch;
 pub mod quantity;
+pub mod query;
 pub mod schema;
 
 pub use field_error::{FieldError, FieldErrorKind};

@@ -16,9 +16,9 @@ use serde_json::Value;
 use skiff_wasm::admission::{AdmissionPlugin, Change, Mutation, Operation, Request, UserInfo, Verdict};
 use skiff_wasm::{Cluster, GroupVersionKind, GroupVersionResource, PluginError};
 
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::meta;
 use crate::auth::User;
+use crate::errors::{ApiError, ApiResult};
+use crate::meta;
 use crate::metrics::Metrics;
 use crate::resources::{FieldValidation, ResourceType};
 use crate::store::{Key, Store};

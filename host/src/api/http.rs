@@ -57,14 +57,15 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
     response
 }
 
-fn authenticated(state: &HttpState, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else { return false };
+/// Who sends the request, if anyone we know: today the holder of the admin token.
+fn authenticate(state: &HttpState, headers: &HeaderMap) -> Option<Arc<User>> {
+    let value = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    let token = value.strip_prefix("Bearer ").map(str::trim)?;
     // Constant-time comparison: the token is the admin's password.
     let expected = state.admin_token.as_bytes();
-    token.len() == expected.len() && token.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    let matches =
+        token.len() == expected.len() && token.bytes().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    matches.then(User::admin)
 }
 
 async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
@@ -80,9 +81,9 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
         "/version" | "/version/" => return Ok(json_response(StatusCode::OK, &state.api.version, &headers, &[])),
         _ => {}
     }
-    if !authenticated(state, &headers) {
+    let Some(user) = authenticate(state, &headers) else {
         return Err(ApiError::unauthorized());
-    }
+    };
     match path.trim_end_matches('/') {
         "/metrics" => {
             let hub = state.api.store.hub();
@@ -126,9 +127,9 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
             None => Err(ApiError::path_not_found()),
         };
     }
-    if let Some(rest) = path.strip_prefix(crate::plugins::modules::PREFIX) {
+    if let Some(rest) = path.strip_prefix(super::modules::PREFIX) {
         if rest.is_empty() || rest.starts_with('/') {
-            return crate::plugins::modules::serve(&state.api, method, rest, body).await;
+            return super::modules::serve(&state.api, method, rest, body).await;
         }
     }
     let registry = state.api.registry();
@@ -159,7 +160,8 @@ async fn route(state: &HttpState, req: Request) -> ApiResult<Response> {
         return proxy::serve(state, kind, &target, &method, parts.uri.query(), &headers, &mut parts.extensions).await;
     }
     let body = if request::is_write(&method) { read_body(body).await? } else { bytes::Bytes::new() };
-    resource(state, method, target, legacy_watch, query, headers, body).await
+    let request = Incoming { user, method, target, legacy_watch, query, headers, body };
+    resource(state, request).await
 }
 
 async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
@@ -230,13 +232,13 @@ fn json_response(code: StatusCode, value: &Value, headers: &HeaderMap, warnings:
     response
 }
 
-fn write_options(query: &Query, headers: &HeaderMap) -> ApiResult<WriteOptions> {
+fn write_options(user: &Arc<User>, query: &Query, headers: &HeaderMap) -> ApiResult<WriteOptions> {
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let given = query.get("fieldManager");
     Ok(WriteOptions {
         dry_run: query.dry_run()?,
         field_validation: query.field_validation()?,
-        user: User::admin(),
+        user: user.clone(),
         field_manager: super::managed::manager_name(given, user_agent)?,
         manager_given: given.is_some(),
         force: query.flag("force"),
@@ -250,15 +252,19 @@ fn parse_body(body: &[u8], headers: &HeaderMap) -> ApiResult<Value> {
     request::decode_object(body, &request::content_type(headers))
 }
 
-async fn resource(
-    state: &HttpState,
+/// A resource request as it reaches the verbs: who asks, and what.
+struct Incoming {
+    user: Arc<User>,
     method: Method,
     target: Target,
     legacy_watch: bool,
     query: Query,
     headers: HeaderMap,
     body: bytes::Bytes,
-) -> ApiResult<Response> {
+}
+
+async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
+    let Incoming { user, method, target, legacy_watch, query, headers, body } = request;
     let api = &state.api;
     let rt: &ResourceType = &target.rt;
     let ns = target.namespace.as_deref();
@@ -329,12 +335,12 @@ async fn resource(
         }
         (&Method::POST, None) => {
             let obj = parse_body(&body, &headers)?;
-            let (created, warnings) = api.create(&rt, ns, obj, write_options(&query, &headers)?).await?;
+            let (created, warnings) = api.create(&rt, ns, obj, write_options(&user, &query, &headers)?).await?;
             Ok(json_response(StatusCode::CREATED, &created, &headers, &warnings))
         }
         (&Method::PUT, Some(name)) => {
             let obj = parse_body(&body, &headers)?;
-            let opts = write_options(&query, &headers)?;
+            let opts = write_options(&user, &query, &headers)?;
             if sub == Some("scale") {
                 let scale = api.update_scale(rt, ns, name, ScaleChange::Replace(obj), opts).await?;
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
@@ -353,7 +359,7 @@ async fn resource(
                 serde_json::from_slice(&body)
                     .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
             };
-            let opts = write_options(&query, &headers)?;
+            let opts = write_options(&user, &query, &headers)?;
             if sub == Some("scale") {
                 let scale = api
                     .update_scale(rt, ns, name, ScaleChange::Patch(Patch { kind: patch_type, body: patch }), opts)
@@ -373,7 +379,7 @@ async fn resource(
                     sub.unwrap_or("")
                 )));
             }
-            let opts = delete_options(&query, &body, &headers)?;
+            let opts = delete_options(&user, &query, &body, &headers)?;
             match api.delete(rt, ns, name, &opts).await? {
                 // Some kinds answer a completed delete with the object as it was, the rest with a Status.
                 Outcome::Deleted(obj) if rt.strategy.returns_deleted_object() => {
@@ -402,7 +408,7 @@ async fn resource(
             }
         }
         (&Method::DELETE, None) => {
-            let opts = delete_options(&query, &body, &headers)?;
+            let opts = delete_options(&user, &query, &body, &headers)?;
             let list = ListOptions::from_query(&query)?;
             let items = api.delete_collection(&rt, ns, &list, &opts).await?;
             let revision = api.store.revision().await?;
@@ -416,7 +422,7 @@ async fn resource(
         }
         (&Method::POST, Some(name)) if sub == Some("binding") => {
             let binding = parse_body(&body, &headers)?;
-            api.bind(ns.unwrap_or_default(), name, &binding, None, &write_options(&query, &headers)?).await?;
+            api.bind(ns.unwrap_or_default(), name, &binding, None, &write_options(&user, &query, &headers)?).await?;
             let status =
                 json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
             Ok(json_response(StatusCode::CREATED, &status, &headers, &[]))
@@ -432,12 +438,12 @@ async fn resource(
     }
 }
 
-fn delete_options(query: &Query, body: &[u8], headers: &HeaderMap) -> ApiResult<DeleteOptions> {
+fn delete_options(user: &Arc<User>, query: &Query, body: &[u8], headers: &HeaderMap) -> ApiResult<DeleteOptions> {
     let mut opts = DeleteOptions {
         propagation: query.get("propagationPolicy").map(str::to_string),
         grace_period_seconds: query.int("gracePeriodSeconds")?,
         dry_run: query.dry_run()?,
-        user: Some(User::admin()),
+        user: Some(user.clone()),
         ..Default::default()
     };
     if query.get("orphanDependents") == Some("true") {

@@ -2,7 +2,6 @@
 //! read, update, patch, delete, watch) that every component goes through; the
 //! HTTP layer in `http` maps requests onto them.
 
-pub mod error;
 pub mod request;
 
 mod binding;
@@ -12,7 +11,7 @@ mod discovery;
 mod http;
 mod list;
 mod managed;
-pub mod meta;
+mod modules;
 mod openapi;
 mod patch;
 mod proxy;
@@ -24,6 +23,10 @@ mod watch;
 
 #[cfg(test)]
 mod pipeline_tests;
+
+/// Kubernetes `Status` errors and object metadata are shared with the
+/// strategies and admission; the API re-exports them under its own name.
+pub(crate) use crate::{errors as error, meta};
 
 use std::sync::Arc;
 
@@ -124,8 +127,13 @@ pub fn key_for(rt: &ResourceType, namespace: Option<&str>, name: &str) -> Key {
 }
 
 impl Api {
-    pub fn new(store: Arc<Store>, shutdown: tokio::sync::watch::Receiver<bool>, metrics: Arc<Metrics>) -> Arc<Api> {
-        let cluster = Arc::new(crate::plugins::StoreCluster::new(store.clone()));
+    /// `cluster` is what admission plugins may read of the cluster.
+    pub fn new(
+        store: Arc<Store>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+        cluster: Arc<dyn skiff_wasm::Cluster>,
+    ) -> Arc<Api> {
         Arc::new(Api {
             admission: Admission::new(store.clone(), metrics, cluster),
             store,

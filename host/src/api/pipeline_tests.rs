@@ -25,7 +25,8 @@ async fn fixture() -> Fixture {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("store.db").display());
     let store = Store::open(&url).await.expect("open sqlite");
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let api = Api::new(store, rx, Arc::new(Metrics::default()));
+    let cluster = Arc::new(crate::plugins::StoreCluster::new(store.clone()));
+    let api = Api::new(store, rx, Arc::new(Metrics::default()), cluster);
     let ns = rt(&api, "", "v1", "namespaces");
     api.create(&ns, None, json!({"metadata": {"name": "default"}}), opts("setup")).await.expect("namespace");
     Fixture { api, _dir: dir, _shutdown: tx }

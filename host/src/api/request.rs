@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method};
 use serde_json::Value;
-use skiff_node::server::percent_decode as decode;
+use skiff_apimachinery::query::percent_decode as decode;
 
 use super::error::{ApiError, ApiResult};
 use crate::resources::{FieldValidation, Registry, ResourceType};

@@ -44,7 +44,7 @@ pub enum ImageCommand {
 #[derive(clap::Args, Debug)]
 pub struct StoreArgs {
     /// The node's data dir; images live in DIR/images.
-    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::server::default_data_dir())]
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::process::default_data_dir())]
     pub data_dir: PathBuf,
 }
 

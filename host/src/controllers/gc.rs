@@ -233,7 +233,7 @@ async fn remove_finalizer(api: &Api, rt: &ResourceType, obj: &Value, finalizer: 
     log_err(result.map(|_| ()), &name, "removing a garbage-collector finalizer");
 }
 
-fn log_err(result: Result<(), crate::api::error::ApiError>, name: &str, what: &str) {
+fn log_err(result: Result<(), crate::errors::ApiError>, name: &str, what: &str) {
     if let Err(e) = result {
         if e.code != 404 {
             tracing::warn!(object = name, error = %e.message, "{what} failed");

@@ -92,7 +92,7 @@ async fn try_acquire(api: &Api, lease: &str, identity: &str) -> bool {
             .modify(&crate::auth::User::component("leader-election"), &rt, Some("kube-system"), lease, None, |object| {
                 let holder = object["spec"]["holderIdentity"].as_str().unwrap_or("").to_string();
                 if holder != identity && !holder.is_empty() && !expired(object) {
-                    return Err(crate::api::error::ApiError::conflict(
+                    return Err(crate::errors::ApiError::conflict(
                         "coordination.k8s.io",
                         "leases",
                         lease,

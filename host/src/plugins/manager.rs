@@ -20,6 +20,7 @@ use crate::api::{meta, Api, ListOptions, WriteOptions};
 use crate::resources::kinds::wasmplugin::{Condition, Revision, WasmPlugin, WasmPluginStatus};
 use crate::resources::ResourceType;
 use crate::scheduler::{Profiles, Source};
+use crate::store::modules::is_digest;
 use crate::store::{Change, EventType};
 
 const RESYNC: Duration = Duration::from_secs(10);
@@ -316,10 +317,6 @@ impl Manager {
             }
         }
     }
-}
-
-pub fn is_digest(s: &str) -> bool {
-    s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The status after a load attempt: conditions, and on success the active

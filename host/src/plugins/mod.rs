@@ -7,7 +7,6 @@
 pub mod builtin;
 mod cluster;
 mod manager;
-pub mod modules;
 
 pub use cluster::StoreCluster;
-pub use manager::{is_digest, Manager};
+pub use manager::Manager;

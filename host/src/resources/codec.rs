@@ -14,7 +14,7 @@ use skiff_apimachinery::patch::KubernetesPatchMeta;
 use skiff_apimachinery::{ListStrategy, PatchMeta};
 
 use super::defaults::Defaults;
-use crate::api::error::ApiError;
+use crate::errors::ApiError;
 
 /// The `fieldValidation` query parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

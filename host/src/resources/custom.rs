@@ -13,7 +13,7 @@ use skiff_apimachinery::schema::{SchemaListType, Structural};
 use super::codec::{Column, Decoded, FieldValidation};
 use super::strategy::{ScalePaths, SelectorForm};
 use super::{Codec, ResourceType, Strategy};
-use crate::api::error::{ApiError, Cause};
+use crate::errors::{ApiError, Cause};
 
 /// The kinds `crd` adds: one per served version. A CRD whose schema does not
 /// parse adds none (its validation would have refused it; this guards data

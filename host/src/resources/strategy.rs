@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 
 /// The propagation policy used when a delete names none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use skiff_apimachinery::{labels, names, quantity};
 
 use super::strategy::NameRule;
 use super::ResourceType;
-use crate::api::error::Cause;
+use crate::errors::Cause;
 
 /// Everything wrong with `obj` (after defaulting); `old` is the stored object on update.
 pub fn validate(rt: &ResourceType, obj: &Value, old: Option<&Value>) -> Vec<Cause> {

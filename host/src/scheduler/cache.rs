@@ -9,7 +9,7 @@ use serde_json::Value;
 use skiff_wasm::scheduling::model::{HostPort, Node, PodSummary, Resources};
 
 use super::views::{self, Namespaces};
-use crate::api::meta;
+use crate::meta;
 
 struct NodeEntry {
     /// The node's own part of its view (no pods).

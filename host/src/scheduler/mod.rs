@@ -383,12 +383,7 @@ impl Scheduler {
                     |p| {
                         if p["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
                             // Bound meanwhile: the condition would be stale.
-                            return Err(crate::api::error::ApiError::conflict(
-                                "",
-                                "pods",
-                                meta::name(p),
-                                "already bound",
-                            ));
+                            return Err(crate::errors::ApiError::conflict("", "pods", meta::name(p), "already bound"));
                         }
                         crate::api::set_pod_condition(p, "PodScheduled", "False", Some(reason), Some(&message));
                         Ok(())

@@ -11,7 +11,7 @@ use skiff_wasm::scheduling::model::{
     TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
 };
 
-use crate::api::meta;
+use crate::meta;
 
 pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";

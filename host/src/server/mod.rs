@@ -20,7 +20,7 @@ use crate::store::Store;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Where skiff keeps its state (store, PKI, kubeconfig).
-    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = default_data_dir())]
+    #[arg(long, env = "SKIFF_DATA_DIR", default_value_os_t = crate::process::default_data_dir())]
     pub data_dir: PathBuf,
     /// Address to serve the API on.
     #[arg(long, default_value = "127.0.0.1:6443")]
@@ -57,16 +57,6 @@ pub struct ServerArgs {
     pub node: crate::node::NodeArgs,
 }
 
-/// `/var/lib/skiff` for root, else `~/.local/share/skiff`.
-pub fn default_data_dir() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/var/lib/skiff");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".local/share/skiff"))
-        .unwrap_or_else(|| PathBuf::from(".skiff"))
-}
-
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
@@ -100,7 +90,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         Store::open(&datastore).await.with_context(|| format!("opening the datastore {}", redact(&datastore)))?;
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let metrics = Arc::new(Metrics::default());
-    let api = Api::new(store.clone(), shutdown_rx, metrics.clone());
+    let cluster = Arc::new(crate::plugins::StoreCluster::new(store.clone()));
+    let api = Api::new(store.clone(), shutdown_rx, metrics.clone(), cluster);
     bootstrap(&api).await?;
     if !args.no_default_plugins {
         create_default_plugins(&api).await?;
@@ -176,7 +167,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         });
     }
 
-    wait_for_signal().await;
+    crate::process::wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     handle.graceful_shutdown(Some(Duration::from_secs(10)));
@@ -190,22 +181,6 @@ fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_string(),
-    }
-}
-
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

@@ -12,7 +12,7 @@
 //! the change log in revision order (its own writes nudge the tail at once),
 //! so watchers see every server's writes.
 
-mod modules;
+pub mod modules;
 mod sqlite;
 mod watch;
 

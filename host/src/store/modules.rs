@@ -84,3 +84,8 @@ impl Store {
 fn info(row: &sqlx::any::AnyRow) -> Result<ModuleInfo, StoreError> {
     Ok(ModuleInfo { digest: row.try_get(0)?, size: row.try_get(1)?, created: row.try_get(2)? })
 }
+
+/// `sha256:` and 64 hex digits: how modules are named.
+pub fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}

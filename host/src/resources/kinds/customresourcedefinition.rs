@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use skiff_apimachinery::names;
 use skiff_apimachinery::schema::Structural;
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::immutable;
 use crate::resources::Strategy;
 
@@ -18,7 +18,7 @@ const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
 
 impl Strategy for CustomResourceDefinition {
     fn prepare_for_create(&self, obj: &mut Value) {
-        crate::api::meta::add_finalizer(obj, CLEANUP_FINALIZER);
+        crate::meta::add_finalizer(obj, CLEANUP_FINALIZER);
         if obj.is_object() {
             obj["status"] =
                 json!({"acceptedNames": {"plural": "", "kind": ""}, "conditions": [], "storedVersions": []});

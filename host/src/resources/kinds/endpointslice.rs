@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::Strategy;
 
 pub struct EndpointSlice;

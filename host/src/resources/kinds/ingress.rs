@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::Strategy;
 
 pub struct Ingress;

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::{immutable, job_spec};
 use crate::resources::{Propagation, Strategy};
 

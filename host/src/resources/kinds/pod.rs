@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::{pod_spec, pod_update};
 use crate::resources::{GracefulDelete, Strategy, Subresource};
 
@@ -71,14 +71,14 @@ impl Strategy for Pod {
         if terminal || grace == 0 {
             return None;
         }
-        if crate::api::meta::is_deleting(pod) {
+        if crate::meta::is_deleting(pod) {
             let current = pod["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(grace);
             if grace >= current {
                 return Some(GracefulDelete::Unchanged);
             }
         }
         let end = chrono::Utc::now() + chrono::Duration::seconds(grace);
-        let m = crate::api::meta::metadata_mut(pod);
+        let m = crate::meta::metadata_mut(pod);
         m.insert("deletionTimestamp".into(), json!(end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         m.insert("deletionGracePeriodSeconds".into(), json!(grace));
         Some(GracefulDelete::Marked)

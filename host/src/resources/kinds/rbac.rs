@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::immutable;
 use crate::resources::{NameRule, Strategy};
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::{data_keys, immutable_data};
 use crate::resources::Strategy;
 

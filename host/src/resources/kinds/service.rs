@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::validation::{immutable, service};
 use crate::resources::{NameRule, Strategy};
 

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::error::Cause;
+use crate::errors::Cause;
 use crate::resources::{Defaults, Strategy};
 
 /// A WebAssembly plugin: which world it serves, its module, its config and

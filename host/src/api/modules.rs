@@ -7,9 +7,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::is_digest;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::Api;
+use super::error::{ApiError, ApiResult};
+use super::Api;
+use crate::store::modules::is_digest;
 
 pub const PREFIX: &str = "/apis/plugins.skiff.dev/v1alpha1/modules";
 
