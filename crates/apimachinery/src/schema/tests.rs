@@ -261,11 +261,19 @@ fn int_or_string() {
     }));
     assert!(errors(&s, json!({"spec": {"port": 80, "loose": "http"}})).is_empty());
     assert!(errors(&s, json!({"spec": {"port": "http"}})).is_empty());
+    // x-kubernetes-int-or-string types the field as [integer, string], as
+    // the apiextensions conversion does; the anyOf still reports its own.
     let errs = errors(&s, json!({"spec": {"port": true}}));
-    assert_eq!(errs[0], "<nil>: Invalid value: \"\": \"spec.port\" must validate at least one schema (anyOf)");
     assert_eq!(
-        errs[1],
-        "spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer: \"boolean\""
+        errs[0],
+        "spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer,string: \"boolean\""
+    );
+    assert!(errs
+        .contains(&"<nil>: Invalid value: \"\": \"spec.port\" must validate at least one schema (anyOf)".to_string()));
+    let errs = errors(&s, json!({"spec": {"loose": 1.5}}));
+    assert_eq!(
+        errs,
+        ["spec.loose: Invalid value: \"number\": spec.loose in body must be of type integer,string: \"number\""]
     );
     let errs = refused(json!({"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": true,
         "x-kubernetes-preserve-unknown-fields": true}}}));
