@@ -289,6 +289,22 @@ def namespace(skiff, request) -> str:
     skiff.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
+@pytest.fixture
+def k(skiff, namespace):
+    """kubectl in this module's namespace."""
+    def run(*args, **kw):
+        return skiff.kubectl("-n", namespace, *args, **kw)
+    return run
+
+
+@pytest.fixture
+def kj(k):
+    """kubectl in this module's namespace, its JSON output parsed."""
+    def run(*args, **kw):
+        return json.loads(k(*args, "-o", "json", **kw).stdout)
+    return run
+
+
 def wait_for(predicate, timeout=30.0, interval=0.25, what="condition"):
     """Poll predicate() until it returns a truthy value; fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -175,17 +175,9 @@ def crd(skiff):
 
 
 @pytest.fixture
-def k(skiff, namespace, crd):
-    def run(*args, **kw):
-        return skiff.kubectl("-n", namespace, *args, **kw)
-    return run
-
-
-@pytest.fixture
-def kj(k):
-    def run(*args, **kw):
-        return json.loads(k(*args, "-o", "json", **kw).stdout)
-    return run
+def k(k, crd):
+    """conftest's kubectl in the module's namespace, once the CRD is established."""
+    return k
 
 
 @pytest.fixture(scope="module")

@@ -21,21 +21,6 @@ IMAGE2 = "127.0.0.1:5000/e2e/nginx:1.27"
 SIDECAR = "127.0.0.1:5000/e2e/busybox:1.36"
 
 
-@pytest.fixture
-def k(skiff, namespace):
-    """kubectl in this module's namespace."""
-    def run(*args, **kw):
-        return skiff.kubectl("-n", namespace, *args, **kw)
-    return run
-
-
-@pytest.fixture
-def kj(k):
-    def run(*args, **kw):
-        return json.loads(k(*args, "-o", "json", **kw).stdout)
-    return run
-
-
 def header(table: str) -> list[str]:
     return table.splitlines()[0].split()
 

@@ -28,20 +28,6 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 RESOURCE = f"{PLURAL}.{GROUP}"
 
 
-@pytest.fixture
-def k(skiff, namespace):
-    def run(*args, **kw):
-        return skiff.kubectl("-n", namespace, *args, **kw)
-    return run
-
-
-@pytest.fixture
-def kj(k):
-    def run(*args, **kw):
-        return json.loads(k(*args, "-o", "json", **kw).stdout)
-    return run
-
-
 def apply(k, manifest: str, *flags, check=True):
     return k("apply", "--server-side", *flags, "-f", "-", input=manifest, check=check)
 

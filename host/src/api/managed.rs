@@ -48,6 +48,31 @@ fn ignored(rt: &ResourceType, subresource: Option<&str>) -> Ignored {
     }
 }
 
+/// What a merge request borrows: when, which fields are the server's, and
+/// the apiVersion ownership is recorded under.
+struct Stamp {
+    now: String,
+    ignored: Ignored,
+    api_version: String,
+}
+
+impl Stamp {
+    fn new(rt: &ResourceType, manager: &FieldManager<'_>) -> Stamp {
+        Stamp { now: meta::now(), ignored: ignored(rt, manager.subresource), api_version: rt.api_version() }
+    }
+
+    fn request<'a>(&'a self, manager: &'a FieldManager<'a>, force: bool) -> Request<'a> {
+        Request {
+            manager: manager.name,
+            api_version: &self.api_version,
+            time: &self.now,
+            subresource: manager.subresource.unwrap_or(""),
+            force,
+            ignored: &self.ignored,
+        }
+    }
+}
+
 /// The entries recorded on `obj`; records that no longer decode (written by
 /// something else) are dropped rather than failing every later write.
 fn entries_of(obj: Option<&Value>) -> Vec<ManagedFieldsEntry> {
@@ -79,17 +104,8 @@ pub fn track(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &
         }
         _ => {}
     }
-    let now = meta::now();
-    let ignored = ignored(rt, manager.subresource);
-    let api_version = rt.api_version();
-    let req = Request {
-        manager: manager.name,
-        api_version: &api_version,
-        time: &now,
-        subresource: manager.subresource.unwrap_or(""),
-        force: false,
-        ignored: &ignored,
-    };
+    let stamp = Stamp::new(rt, manager);
+    let req = stamp.request(manager, false);
     let entries = apply::update(old, new, &entries_of(old), &req, &KindSchema(rt.codec.as_ref()))
         .map_err(|e| apply_error(rt, e))?;
     store(new, &entries);
@@ -120,17 +136,8 @@ pub fn apply_config(
             Some(_) => {}
         }
     }
-    let now = meta::now();
-    let ignored = ignored(rt, manager.subresource);
-    let api_version = rt.api_version();
-    let req = Request {
-        manager: manager.name,
-        api_version: &api_version,
-        time: &now,
-        subresource: manager.subresource.unwrap_or(""),
-        force: manager.force,
-        ignored: &ignored,
-    };
+    let stamp = Stamp::new(rt, manager);
+    let req = stamp.request(manager, manager.force);
     let schema = KindSchema(rt.codec.as_ref());
     let managed = entries_of(live);
     let (mut merged, entries) = match apply::apply(live, applied, &managed, &req, &schema) {
