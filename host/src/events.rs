@@ -90,7 +90,11 @@ impl Recorder {
             "reportingComponent": component,
             "reportingInstance": "",
         });
-        match self.api.create(&rt, Some(&namespace), event, WriteOptions::default()).await {
+        match self
+            .api
+            .create(&rt, Some(&namespace), event, WriteOptions::internal(crate::auth::User::component("events")))
+            .await
+        {
             Ok(_) => {
                 if let Ok(mut recent) = self.recent.lock() {
                     if recent.len() >= REMEMBERED {

@@ -77,7 +77,11 @@ async fn sweep_dangling(api: &Api) {
             return;
         }
     };
-    let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+    let opts = DeleteOptions {
+        propagation: Some("Background".into()),
+        user: Some(crate::auth::User::component("garbage-collector")),
+        ..Default::default()
+    };
     for (key, obj) in candidates {
         let has_owners = obj["metadata"]["ownerReferences"].as_array().is_some_and(|r| !r.is_empty());
         if !has_owners || meta::is_deleting(&obj) {
@@ -158,7 +162,11 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
         let live = owners_of(api, &dep).await;
         let ns = namespace_of(&key);
         if live.is_empty() {
-            let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+            let opts = DeleteOptions {
+                propagation: Some("Background".into()),
+                user: Some(crate::auth::User::component("garbage-collector")),
+                ..Default::default()
+            };
             log_err(api.delete(&dep_rt, ns, &key.name, &opts).await.map(|_| ()), &key.name, "deleting dependent");
         } else {
             drop_owner_reference(api, &dep_rt, &key, &uid, "removing a dangling owner reference").await;
@@ -204,7 +212,11 @@ async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
         remove_finalizer(api, &rt, owner, FOREGROUND).await;
         return;
     }
-    let opts = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
+    let opts = DeleteOptions {
+        propagation: Some("Foreground".into()),
+        user: Some(crate::auth::User::component("garbage-collector")),
+        ..Default::default()
+    };
     for (key, dep) in deps {
         if meta::is_deleting(&dep) {
             continue;

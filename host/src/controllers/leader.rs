@@ -82,7 +82,8 @@ async fn try_acquire(api: &Api, lease: &str, identity: &str) -> bool {
                 "spec": {"holderIdentity": identity, "leaseDurationSeconds": LEASE_SECONDS,
                          "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
             });
-            api.create(&rt, Some("kube-system"), object, Default::default()).await.is_ok()
+            let opts = crate::api::WriteOptions::internal(crate::auth::User::component("leader-election"));
+            api.create(&rt, Some("kube-system"), object, opts).await.is_ok()
         }
         Err(e) => {
             tracing::warn!(lease, error = %e.message, "reading the lease failed");

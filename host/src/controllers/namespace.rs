@@ -80,7 +80,11 @@ async fn reconcile(api: &Api, ns: &Value) {
         }
         return;
     }
-    let opts = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
+    let opts = DeleteOptions {
+        propagation: Some("Background".into()),
+        user: Some(crate::auth::User::component("namespace-controller")),
+        ..Default::default()
+    };
     for key in keys {
         let Some(rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         match api.delete(&rt, Some(&name), &key.name, &opts).await {
@@ -99,7 +103,8 @@ async fn ensure_default_service_account(api: &Api, namespace: &str) {
         return;
     }
     let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
-    match api.create(&rt, Some(namespace), sa, Default::default()).await {
+    let opts = crate::api::WriteOptions::internal(crate::auth::User::component("namespace-controller"));
+    match api.create(&rt, Some(namespace), sa, opts).await {
         Ok(_) => {}
         // Already there (a race with ourselves) or the namespace is going away.
         Err(e) if e.code == 409 || e.code == 403 || e.code == 404 => {}

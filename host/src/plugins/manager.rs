@@ -307,7 +307,8 @@ impl Manager {
             }
             let mut updated = obj;
             updated["status"] = serde_json::to_value(&status).unwrap_or(Value::Null);
-            match self.api.update(&self.rt, None, name, Some("status"), updated, WriteOptions::default()).await {
+            let opts = WriteOptions::internal(crate::auth::User::component("plugin-manager"));
+            match self.api.update(&self.rt, None, name, Some("status"), updated, opts).await {
                 Ok(_) => return,
                 Err(e) if e.code == 409 => continue,
                 Err(e) => {
