@@ -197,8 +197,19 @@ def test_read_and_delete_pod_returns_the_pod(core, namespace):
 
 def test_graceful_pod_deletion_returns_the_pod_with_a_deletion_timestamp(core, namespace):
     name = unique("grace")
-    # Bound to a node no agent serves: nothing finishes the graceful deletion.
-    core.create_namespaced_pod(namespace, pod_body(name, node_name="e2e-ghost-node"))
+    # Bound to a registered node whose agent never comes: nothing finishes the
+    # graceful deletion. (A pod bound to a node that does not exist goes at
+    # once: Kubernetes' pod garbage collector removes those.)
+    node = unique("e2e-ghost-node")
+    core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=node)))
+    try:
+        _graceful_then_forced(core, namespace, name, node)
+    finally:
+        core.delete_node(node)
+
+
+def _graceful_then_forced(core, namespace, name, node):
+    core.create_namespaced_pod(namespace, pod_body(name, node_name=node))
     deleted = core.delete_namespaced_pod(name, namespace, _request_timeout=REQUEST_TIMEOUT)
     assert isinstance(deleted, client.V1Pod)
     assert deleted.metadata.name == name

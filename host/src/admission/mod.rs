@@ -256,9 +256,22 @@ impl Admission {
 
     fn request(&self, attrs: &Attributes<'_>, object: Option<&Value>, old: Option<&Value>) -> Request {
         let rt = attrs.rt;
+        // A subresource with an object of its own (a Scale, a Binding) names that kind, as Kubernetes does.
+        let kind = match attrs.subresource {
+            Some("scale") => {
+                GroupVersionKind { group: "autoscaling".into(), version: "v1".into(), kind: "Scale".into() }
+            }
+            Some(sub) => match rt.strategy.subresources().iter().find(|s| s.name == sub) {
+                Some(s) => GroupVersionKind { group: String::new(), version: "v1".into(), kind: s.kind.into() },
+                None => {
+                    GroupVersionKind { group: rt.group.clone(), version: rt.version.clone(), kind: rt.kind.clone() }
+                }
+            },
+            None => GroupVersionKind { group: rt.group.clone(), version: rt.version.clone(), kind: rt.kind.clone() },
+        };
         Request {
             uid: uuid::Uuid::new_v4().to_string(),
-            kind: GroupVersionKind { group: rt.group.clone(), version: rt.version.clone(), kind: rt.kind.clone() },
+            kind,
             gvr: GroupVersionResource {
                 group: rt.group.clone(),
                 version: rt.version.clone(),

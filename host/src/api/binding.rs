@@ -118,6 +118,9 @@ impl Api {
             change(&mut new)?;
             let (decision, _) = super::update::finish(&rt, old.clone(), new, &how, true)?;
             let Decision::Put(new) = decision else { return Ok(old) };
+            if opts.dry_run {
+                return Ok(new);
+            }
             match self.store.replace(&key, old, new).await {
                 Ok(bound) => return Ok(bound),
                 Err(StoreError::Changed) => continue,

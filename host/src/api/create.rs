@@ -20,6 +20,7 @@ impl Api {
         mut body: Value,
         opts: WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
+        rt.strategy.check_create()?;
         check_type_meta(&rt, &mut body)?;
         check_metadata_shape(&rt, &body)?;
         let metadata = meta::metadata_mut(&mut body);
@@ -67,8 +68,10 @@ impl Api {
             }
         }
         rt.strategy.prepare_for_create(&mut obj);
-        let manager = FieldManager { name: &opts.field_manager, subresource: None, force: false };
-        managed::track(rt, None, &mut obj, &manager)?;
+        if !opts.owners_recorded {
+            let manager = FieldManager { name: &opts.field_manager, subresource: None, force: false };
+            managed::track(rt, None, &mut obj, &manager)?;
+        }
         let mut warnings = decoded.warnings;
         let attrs = Attributes {
             rt,

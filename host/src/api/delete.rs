@@ -79,7 +79,7 @@ impl Api {
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
         let policy = opts.policy(&rt)?.to_string();
-        rt.strategy.check_delete(name).map_err(ApiError::forbidden)?;
+        rt.strategy.check_delete(name)?;
         let key = key_for(&rt, namespace, name);
         let user = opts.user.clone().unwrap_or_else(User::server);
         let attrs = Attributes {
@@ -100,7 +100,7 @@ impl Api {
             }
         }
         // Only a node with an agent stops a pod gracefully; simulated nodes have none.
-        let graceful_node = self.node_has_agent(&key).await;
+        let graceful_node = rt.strategy.deletes_gracefully() && self.node_has_agent(&key).await;
         self.commit(&rt, &key, opts.dry_run, |current| {
             let mut obj = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             if let Some(uid) = &opts.precondition_uid {
@@ -142,7 +142,7 @@ impl Api {
             }
             match rt.strategy.mark_deleted(&mut obj, already) {
                 Some(Ok(())) => return Ok(Decision::Put(obj)),
-                Some(Err(why)) => return Err(ApiError::conflict(&rt.group, &rt.plural, name, &why)),
+                Some(Err(refused)) => return Err(refused),
                 None => {}
             }
             match policy.as_str() {
@@ -159,16 +159,16 @@ impl Api {
     }
 
     /// Whether the object at `key` is bound to a node (`spec.nodeName`) whose
-    /// agent will stop it. Simulated nodes have none: their pods go at once.
-    /// A node that is gone may come back, so its pods wait, as in Kubernetes.
+    /// agent will stop it. Simulated nodes have none, and a node that is gone
+    /// stops nothing (Kubernetes' pod garbage collector removes such pods):
+    /// their pods go at once.
     async fn node_has_agent(&self, key: &crate::store::Key) -> bool {
         let Ok(Some(obj)) = self.store.get(key).await else { return false };
         let Some(node) = obj["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else { return false };
         let Some(nodes) = self.registry().lookup("", "v1", "nodes").cloned() else { return false };
         match self.store.get(&key_for(&nodes, None, node)).await {
             Ok(Some(n)) => n["metadata"]["labels"]["skiff.dev/simulated"].as_str() != Some("true"),
-            Ok(None) => true,
-            Err(_) => false,
+            _ => false,
         }
     }
 

@@ -242,6 +242,7 @@ fn write_options(user: &Arc<User>, query: &Query, headers: &HeaderMap) -> ApiRes
         field_manager: super::managed::manager_name(given, user_agent)?,
         manager_given: given.is_some(),
         force: query.flag("force"),
+        owners_recorded: false,
     })
 }
 

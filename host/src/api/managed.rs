@@ -89,25 +89,26 @@ fn store(obj: &mut Value, entries: &[ManagedFieldsEntry]) {
 }
 
 /// Records which fields `manager` changed from `old` to `new` (an Update).
-/// A request that sets `managedFields` itself is taken at its word, as
-/// Kubernetes does (kubectl's client-side to server-side migration relies on
-/// it); an empty list clears them.
+/// As in Kubernetes, `managedFields` a request changes are the base this
+/// write is recorded over (kubectl's client-side to server-side migration
+/// relies on it); `[{}]` clears them; an empty list counts as not sent, so
+/// clients unaware of the field never strip it.
 pub fn track(rt: &ResourceType, old: Option<&Value>, new: &mut Value, manager: &FieldManager<'_>) -> ApiResult<()> {
     let requested = new.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("managedFields"));
     let before = old.map(|o| &o["metadata"]["managedFields"]).filter(|v| !v.is_null());
-    match requested {
-        Some(Value::Array(list)) if list.is_empty() => return Ok(()),
-        Some(list) if !list.is_null() && Some(&list) != before => {
-            let entries = apply::decode_managed_fields(&list).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            store(new, &entries);
+    let base = match requested {
+        Some(Value::Array(list)) if list.len() == 1 && list[0].as_object().is_some_and(|e| e.is_empty()) => {
             return Ok(());
         }
-        _ => {}
-    }
+        Some(list) if !list.is_null() && list.as_array().is_none_or(|l| !l.is_empty()) && Some(&list) != before => {
+            apply::decode_managed_fields(&list).map_err(|e| ApiError::bad_request(e.to_string()))?
+        }
+        _ => entries_of(old),
+    };
     let stamp = Stamp::new(rt, manager);
     let req = stamp.request(manager, false);
-    let entries = apply::update(old, new, &entries_of(old), &req, &KindSchema(rt.codec.as_ref()))
-        .map_err(|e| apply_error(rt, e))?;
+    let entries =
+        apply::update(old, new, &base, &req, &KindSchema(rt.codec.as_ref())).map_err(|e| apply_error(rt, e))?;
     store(new, &entries);
     Ok(())
 }
@@ -141,7 +142,9 @@ pub fn apply_config(
     let schema = KindSchema(rt.codec.as_ref());
     let managed = entries_of(live);
     let (mut merged, entries) = match apply::apply(live, applied, &managed, &req, &schema) {
-        Err(ApplyError::Conflicts(conflicts)) if moving_from_client_side(live, &conflicts, &schema) => {
+        Err(ApplyError::Conflicts(conflicts))
+            if manager.name == "kubectl" && moving_from_client_side(live, &conflicts, &schema) =>
+        {
             apply::apply(live, applied, &managed, &Request { force: true, ..req }, &schema)
         }
         other => other,
@@ -154,11 +157,12 @@ pub fn apply_config(
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// The first server-side apply of an object kubectl applied client-side
-/// conflicts with `kubectl-client-side-apply` on every field it changes.
-/// As Kubernetes does, those conflicts are waived when the fields are all in
-/// the last-applied configuration: the user is moving the same manifest from
-/// one way of applying to the other (kubectl then migrates the ownership).
+/// The first server-side apply by kubectl of an object it applied
+/// client-side conflicts with `kubectl-client-side-apply` on every field it
+/// changes. As Kubernetes does, those conflicts are waived when the fields
+/// are all in the last-applied configuration: the user is moving the same
+/// manifest from one way of applying to the other (kubectl then migrates
+/// the ownership). Other managers get their conflicts.
 fn moving_from_client_side(live: Option<&Value>, conflicts: &[apply::Conflict], schema: &KindSchema<'_>) -> bool {
     let Some(text) = live.and_then(|l| l["metadata"]["annotations"][LAST_APPLIED].as_str()) else { return false };
     let Ok(last) = serde_json::from_str::<Value>(text) else { return false };
@@ -209,7 +213,7 @@ fn apply_error(rt: &ResourceType, e: ApplyError) -> ApiError {
 /// The manager a request names, or Kubernetes' fallback: the user agent's
 /// program name.
 pub fn manager_name(field_manager: Option<&str>, user_agent: Option<&str>) -> ApiResult<String> {
-    let name = match field_manager {
+    let name = match field_manager.filter(|m| !m.is_empty()) {
         Some(m) => m.to_string(),
         None => user_agent.and_then(|ua| ua.split('/').next()).unwrap_or("unknown").trim().to_string(),
     };

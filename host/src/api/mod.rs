@@ -57,6 +57,8 @@ pub struct WriteOptions {
     pub manager_given: bool,
     /// Server-side apply's `force`.
     pub force: bool,
+    /// The object's managedFields were recorded by an apply already.
+    pub(super) owners_recorded: bool,
 }
 
 impl WriteOptions {
@@ -68,6 +70,7 @@ impl WriteOptions {
             field_manager: user.name.clone(),
             manager_given: true,
             force: false,
+            owners_recorded: false,
             user,
         }
     }

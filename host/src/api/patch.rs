@@ -131,8 +131,13 @@ impl Api {
         match self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await {
             // Apply creates what is not there yet.
             Err(e) if e.code == 404 && patch.kind == PatchType::Apply && subresource.is_none() => {
-                let created = managed::apply_config(&rt, None, &patch.body, &how.manager)?;
-                let (obj, warnings) = self.create(&rt, namespace, created, opts.clone()).await?;
+                let mut created = managed::apply_config(rt, None, &patch.body, &how.manager)?;
+                // The URL names the object; the configuration may leave the name out.
+                let m = meta::metadata_mut(&mut created);
+                m.insert("name".into(), serde_json::json!(name));
+                m.remove("generateName");
+                let (obj, warnings) =
+                    self.create(rt, namespace, created, WriteOptions { owners_recorded: true, ..opts.clone() }).await?;
                 Ok((Outcome::Created(obj), warnings))
             }
             other => other,

@@ -170,7 +170,12 @@ async fn server_side_apply_creates_conflicts_and_forces() {
 
     let (p, o) = apply("alice", 2, false);
     let (again, _) = f.api.patch(&deploys, Some("default"), "web", None, p, o).await.expect("same apply");
-    assert!(matches!(again, Outcome::Unchanged(_)), "a repeated apply changes nothing");
+    assert!(
+        matches!(again, Outcome::Unchanged(_)),
+        "a repeated apply changes nothing: {:?} {}",
+        again,
+        outcome.object()
+    );
     assert_eq!(again.object()["metadata"]["resourceVersion"], rv);
 
     let (p, o) = apply("bob", 3, false);
@@ -209,9 +214,16 @@ async fn strategies_decide_per_kind() {
     let uid = job["metadata"]["uid"].as_str().expect("uid");
     assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
 
-    // A pod bound to a node is marked, not removed; a ConfigMap goes at once.
+    // A pod bound to a node with an agent is marked, not removed; one bound
+    // to a node that is gone, and a ConfigMap, go at once.
+    let nodes = rt(&f.api, "", "v1", "nodes");
+    f.api.create(&nodes, None, json!({"metadata": {"name": "n1"}}), opts("t")).await.expect("node");
     let pods = rt(&f.api, "", "v1", "pods");
-    let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "gone", "containers": [{"name": "c", "image": "busybox"}]}});
+    let orphan = json!({"metadata": {"name": "o"}, "spec": {"nodeName": "gone", "containers": [{"name": "c", "image": "busybox"}]}});
+    f.api.create(&pods, Some("default"), orphan, opts("t")).await.expect("pod");
+    let outcome = f.api.delete(&pods, Some("default"), "o", &DeleteOptions::default()).await.expect("delete");
+    assert!(matches!(outcome, Outcome::Deleted(_)));
+    let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}});
     f.api.create(&pods, Some("default"), pod, opts("t")).await.expect("pod");
     let outcome = f.api.delete(&pods, Some("default"), "p", &DeleteOptions::default()).await.expect("delete");
     assert!(matches!(outcome, Outcome::Written(_)));
@@ -283,6 +295,8 @@ async fn a_crd_adds_a_kind_that_validates_prunes_and_defaults() {
     f.api.delete(&crds, None, "gadgets.example.com", &DeleteOptions::default()).await.expect("delete crd");
     crate::controllers::crd::resync(f.api.clone()).await;
     assert!(f.api.get(&crds, None, "gadgets.example.com").await.is_err_and(|e| e.code == 404));
+    // The CRD's removal is a change the controller follows like any other.
+    crate::controllers::crd::resync(f.api.clone()).await;
     assert!(f.api.registry().lookup("example.com", "v1", "gadgets").is_none());
     let left = f.api.list_all(&gadgets, None, &Default::default()).await.expect("list");
     assert!(left.is_empty());

@@ -226,9 +226,14 @@ pub(super) fn finish(
     let name = meta::name(&old).to_string();
     super::create::check_metadata_shape(&rt, &new)?;
     if subresource == Some("status") {
-        // Only status may change through /status.
+        // Only status may change through /status (and, after an apply, the
+        // ownership the merge recorded).
         let status = new.get("status").cloned();
+        let applied_owners = if how.applied { new["metadata"].get("managedFields").cloned() } else { None };
         new = old.clone();
+        if let Some(owners) = applied_owners {
+            meta::metadata_mut(&mut new).insert("managedFields".into(), owners);
+        }
         match status {
             Some(s) => new["status"] = s,
             None => {

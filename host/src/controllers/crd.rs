@@ -83,31 +83,33 @@ pub async fn resync(api: Arc<Api>) {
                 taken.insert((group.clone(), n.clone()));
             }
         }
-        if meta::is_deleting(crd) {
-            verdicts.push((crd.clone(), clash));
-            continue;
-        }
+        let deleting = meta::is_deleting(crd);
+        let mut serving = false;
         if clash.is_none() {
-            let types = custom::types_for(crd);
+            let types = custom::types_for(crd, deleting);
             if !types.is_empty() {
-                fingerprint.push(format!("{}@{}", meta::name(crd), meta::resource_version(crd)));
+                // The spec (generation) and whether it is going decide what is served; status writes do not.
+                let generation = crd["metadata"]["generation"].as_i64().unwrap_or(0);
+                fingerprint.push(format!("{}@{generation}{}", meta::name(crd), if deleting { "-" } else { "" }));
                 served.extend(types);
+                serving = true;
             }
         }
-        verdicts.push((crd.clone(), clash));
+        verdicts.push((crd.clone(), clash, serving));
     }
     api.resources.replace_if_changed(fingerprint.join(","), || Registry::with_custom(served));
-    for (crd, clash) in verdicts {
+    for (crd, clash, serving) in verdicts {
         if meta::is_deleting(&crd) {
-            clean_up(&api, &crd_rt, &crd).await;
+            // Only a CRD that served its kind has objects of its own to remove.
+            clean_up(&api, &crd_rt, &crd, serving).await;
         } else {
-            write_status(&api, &crd_rt, &crd, clash.as_ref().map(|(r, n)| (*r, n.as_str()))).await;
+            write_status(&api, &crd_rt, &crd, clash.as_ref().map(|(r, n)| (*r, n.as_str())), serving).await;
         }
     }
 }
 
 /// The status a CRD should have given whether its names were accepted.
-fn desired_status(crd: &Value, clash: Option<(&str, &str)>) -> Value {
+fn desired_status(crd: &Value, clash: Option<(&str, &str)>, serving: bool) -> Value {
     let names = &crd["spec"]["names"];
     let kind = names["kind"].as_str().unwrap_or("");
     let now = meta::now();
@@ -146,10 +148,13 @@ fn desired_status(crd: &Value, clash: Option<(&str, &str)>) -> Value {
                 }
             }
             status["acceptedNames"] = accepted;
-            status["conditions"] = json!([
-                condition("NamesAccepted", true, "NoConflicts", "no conflicts found".into()),
-                condition("Established", true, "InitialNamesAccepted", "the initial names have been accepted".into()),
-            ]);
+            let established = if serving {
+                condition("Established", true, "InitialNamesAccepted", "the initial names have been accepted".into())
+            } else {
+                condition("Established", false, "NotServed", "no version could be served".into())
+            };
+            status["conditions"] =
+                json!([condition("NamesAccepted", true, "NoConflicts", "no conflicts found".into()), established,]);
             let storage = crd["spec"]["versions"]
                 .as_array()
                 .into_iter()
@@ -176,8 +181,8 @@ fn desired_status(crd: &Value, clash: Option<(&str, &str)>) -> Value {
     status
 }
 
-async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Option<(&str, &str)>) {
-    let status = desired_status(crd, clash);
+async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Option<(&str, &str)>, serving: bool) {
+    let status = desired_status(crd, clash, serving);
     if status == crd["status"] {
         return;
     }
@@ -185,7 +190,7 @@ async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Opti
     let user = User::component("crd-controller");
     let result = api
         .modify(&user, crd_rt, None, &name, Some("status"), |obj| {
-            obj["status"] = desired_status(obj, clash);
+            obj["status"] = desired_status(obj, clash, serving);
             Ok(())
         })
         .await;
@@ -196,11 +201,20 @@ async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Opti
     }
 }
 
-/// Deletes every object of a deleted CRD, then lets the CRD go.
-async fn clean_up(api: &Api, crd_rt: &ResourceType, crd: &Value) {
+/// Deletes every object of a deleted CRD, then lets the CRD go. A CRD that
+/// never served (its names were taken, by a built-in kind too) owns no
+/// objects: what is stored under its names belongs to another.
+async fn clean_up(api: &Api, crd_rt: &ResourceType, crd: &Value, serving: bool) {
     let name = meta::name(crd).to_string();
-    if let Some(rt) = custom::types_for(crd).into_iter().next() {
-        let items = api.list_all(&rt, None, &ListOptions::default()).await.unwrap_or_default();
+    let own = if serving { custom::types_for(crd, true).into_iter().find(|t| t.storage) } else { None };
+    if let Some(rt) = own {
+        let items = match api.list_all(&rt, None, &ListOptions::default()).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(crd = %name, error = %e.message, "listing a deleted CRD's objects failed; retrying");
+                return;
+            }
+        };
         let user = User::component("crd-controller");
         let opts = DeleteOptions { user: Some(user), ..Default::default() };
         let mut left = 0;

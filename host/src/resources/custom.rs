@@ -17,8 +17,10 @@ use crate::errors::{ApiError, Cause};
 
 /// The kinds `crd` adds: one per served version. A CRD whose schema does not
 /// parse adds none (its validation would have refused it; this guards data
-/// written by another version of skiff).
-pub fn types_for(crd: &Value) -> Vec<Arc<ResourceType>> {
+/// written by another version of skiff). A terminating CRD's kinds still
+/// serve reads, updates and deletes (finalizers must be removable) but
+/// refuse creates.
+pub fn types_for(crd: &Value, terminating: bool) -> Vec<Arc<ResourceType>> {
     let spec = &crd["spec"];
     let names = &spec["names"];
     let group = spec["group"].as_str().unwrap_or("").to_string();
@@ -36,6 +38,9 @@ pub fn types_for(crd: &Value) -> Vec<Arc<ResourceType>> {
             continue;
         }
         let version = v["name"].as_str().unwrap_or("").to_string();
+        let storage = v["storage"].as_bool() == Some(true);
+        // Without transition rules an update validates exactly as a create.
+        let transition_rules = v["schema"]["openAPIV3Schema"].to_string().contains("oldSelf");
         let Ok(schema) = Structural::from_json(&v["schema"]["openAPIV3Schema"], "") else { continue };
         let scale = v["subresources"]["scale"].as_object().map(|s| ScalePaths {
             spec_replicas: s.get("specReplicasPath").and_then(Value::as_str).unwrap_or(".spec.replicas").into(),
@@ -72,13 +77,14 @@ pub fn types_for(crd: &Value) -> Vec<Arc<ResourceType>> {
             status: v["subresources"]["status"].is_object(),
             generation: true,
             custom: true,
+            storage,
             codec: Box::new(SchemaCodec {
                 schema: schema.clone(),
                 definition: definition_name(&group, &version, &kind),
                 gvk: json!([{"group": group, "version": version, "kind": kind}]),
                 columns,
             }),
-            strategy: Box::new(CustomStrategy { schema, scale }),
+            strategy: Box::new(CustomStrategy { schema, scale, terminating, transition_rules }),
         }));
     }
     out
@@ -215,9 +221,19 @@ fn cell(type_: &str, value: Value, now: DateTime<Utc>) -> Value {
 struct CustomStrategy {
     schema: Arc<Structural>,
     scale: Option<ScalePaths>,
+    terminating: bool,
+    transition_rules: bool,
 }
 
 impl Strategy for CustomStrategy {
+    fn check_create(&self) -> Result<(), ApiError> {
+        if self.terminating {
+            Err(ApiError::method_not_allowed("create not allowed while custom resource definition is terminating"))
+        } else {
+            Ok(())
+        }
+    }
+
     /// With a status subresource, a new object starts without one.
     fn prepare_for_create(&self, obj: &mut Value) {
         if let Some(o) = obj.as_object_mut() {
@@ -234,6 +250,9 @@ impl Strategy for CustomStrategy {
     /// Only what the update adds (transition rules): `validate` has
     /// reported the rest already.
     fn validate_update(&self, obj: &Value, old: &Value) -> Vec<Cause> {
+        if !self.transition_rules {
+            return Vec::new();
+        }
         let new = without_metadata(obj);
         let plain = self.schema.validate(&new);
         self.schema

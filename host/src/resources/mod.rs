@@ -44,6 +44,8 @@ pub struct ResourceType {
     pub generation: bool,
     /// Added by a CustomResourceDefinition.
     pub custom: bool,
+    /// The version objects are stored in (a CRD may serve several).
+    pub storage: bool,
     pub codec: Box<dyn Codec>,
     pub strategy: Box<dyn Strategy>,
 }
@@ -128,6 +130,7 @@ where
         status: spec.status,
         generation: spec.status,
         custom: false,
+        storage: true,
         codec: Box::new(Typed::<T>::new()),
         strategy: Box::new(strategy),
     })
@@ -227,7 +230,9 @@ impl Registry {
     /// By store key (`group/plural`): the storage version's type.
     pub fn by_store_key(&self, key: &str) -> Option<&Arc<ResourceType>> {
         let (group, plural) = key.split_once('/')?;
-        self.types.iter().find(|t| t.group == group && t.plural == plural)
+        let mut same = self.types.iter().filter(|t| t.group == group && t.plural == plural);
+        let first = same.next()?;
+        Some(if first.storage { first } else { same.find(|t| t.storage).unwrap_or(first) })
     }
 
     /// Every group with the versions it serves, in discovery order (core

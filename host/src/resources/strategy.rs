@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::errors::Cause;
+use crate::errors::{ApiError, Cause};
 
 /// The propagation policy used when a delete names none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,16 +101,27 @@ pub trait Strategy: Send + Sync {
         &[]
     }
 
-    /// Refuses deleting the object named `name` outright (a 403 with this reason).
-    fn check_delete(&self, _name: &str) -> Result<(), String> {
+    /// Refuses creating objects of the kind now (a CRD being deleted).
+    fn check_create(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Refuses deleting the object named `name` outright (protected namespaces).
+    fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
         Ok(())
     }
 
     /// A delete that hands the object to a controller instead of the
     /// finalizer path (a Namespace turns Terminating): `Some(Ok)` once marked,
-    /// `Some(Err(why))` for a conflict, `None` for the usual path.
-    fn mark_deleted(&self, _obj: &mut Value, _already_deleting: bool) -> Option<Result<(), String>> {
+    /// `Some(Err)` to refuse, `None` for the usual path.
+    fn mark_deleted(&self, _obj: &mut Value, _already_deleting: bool) -> Option<Result<(), ApiError>> {
         None
+    }
+
+    /// Whether a delete may only mark the object while a node's agent stops
+    /// it (see [`Strategy::graceful_delete`]).
+    fn deletes_gracefully(&self) -> bool {
+        false
     }
 
     /// Whether a completed delete answers with the object (Pods, Services)

@@ -64,6 +64,12 @@ pub fn validate_crd(obj: &Value) -> Vec<Cause> {
         if group.split('.').count() < 2 {
             errs.push(Cause::invalid("spec.group", &spec["group"], "should be a domain with at least one dot"));
         }
+        let protected = ["k8s.io", "kubernetes.io"].iter().any(|d| group == *d || group.ends_with(&format!(".{d}")));
+        if protected && obj["metadata"]["annotations"]["api-approved.kubernetes.io"].as_str().unwrap_or("").is_empty() {
+            errs.push(Cause::required("metadata.annotations[api-approved.kubernetes.io]").with_detail(
+                "protected groups must have approval annotation \"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111",
+            ));
+        }
     }
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     if !plural.is_empty() && !group.is_empty() && name != format!("{plural}.{group}") {
@@ -153,11 +159,17 @@ pub fn validate_crd(obj: &Value) -> Vec<Cause> {
                 match scale[field].as_str() {
                     None if required => errs.push(Cause::required(format!("{at}.subresources.scale.{field}"))),
                     None => {}
-                    Some(p) if !prefixes.iter().any(|pre| p.starts_with(pre)) => errs.push(Cause::invalid(
-                        format!("{at}.subresources.scale.{field}"),
-                        &scale[field],
-                        format!("should be a json path under {}", prefixes.join(" or ")),
-                    )),
+                    Some(p)
+                        if !prefixes.iter().any(|pre| p.len() > pre.len() && p.starts_with(pre))
+                            || p.contains('[')
+                            || p.split('.').skip(1).any(str::is_empty) =>
+                    {
+                        errs.push(Cause::invalid(
+                            format!("{at}.subresources.scale.{field}"),
+                            &scale[field],
+                            format!("should be a json path under {}", prefixes.join(" or ")),
+                        ))
+                    }
                     Some(_) => {}
                 }
             }

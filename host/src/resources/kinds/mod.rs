@@ -47,28 +47,11 @@ pub use statefulset::StatefulSet;
 pub use storageclass::StorageClass;
 pub use wasmplugin::{AdmissionSpec, ResourceRule, WasmPlugin, WasmPluginStrategy};
 
-use serde_json::{json, Value};
-
-/// Sets `status` to `zero` (the counters Kubernetes always serialises)
-/// merged over what is there.
-fn zero_status(obj: &mut Value, zero: Value) {
-    let mut status = zero;
-    if let (Some(target), Some(current)) = (status.as_object_mut(), obj.get("status").and_then(Value::as_object)) {
-        for (k, v) in current {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    obj["status"] = status;
-}
+use serde_json::Value;
 
 /// A fresh status: what Kubernetes' strategies set on create.
 fn reset_status(obj: &mut Value, status: Value) {
     if obj.is_object() {
         obj["status"] = status;
     }
-}
-
-#[allow(dead_code)]
-fn empty() -> Value {
-    json!({})
 }

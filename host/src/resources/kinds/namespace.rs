@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::reset_status;
+use crate::errors::ApiError;
 use crate::resources::{NameRule, Strategy, Subresource};
 
 pub struct Namespace;
@@ -33,9 +34,9 @@ impl Strategy for Namespace {
         &[Subresource { name: "finalize", kind: "Namespace", verbs: &["update"] }]
     }
 
-    fn check_delete(&self, name: &str) -> Result<(), String> {
+    fn check_delete(&self, name: &str) -> Result<(), ApiError> {
         if matches!(name, "default" | "kube-system" | "kube-public") {
-            Err(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"))
+            Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")))
         } else {
             Ok(())
         }
@@ -43,9 +44,10 @@ impl Strategy for Namespace {
 
     /// The namespace controller empties a Terminating namespace, then removes
     /// its spec finalizer.
-    fn mark_deleted(&self, obj: &mut Value, already_deleting: bool) -> Option<Result<(), String>> {
+    fn mark_deleted(&self, obj: &mut Value, already_deleting: bool) -> Option<Result<(), ApiError>> {
         if already_deleting {
-            return Some(Err("The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.".into()));
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            return Some(Err(ApiError::conflict("", "namespaces", name, "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.")));
         }
         obj["status"] = json!({"phase": "Terminating"});
         Some(Ok(()))

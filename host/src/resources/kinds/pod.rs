@@ -22,6 +22,10 @@ impl Strategy for Pod {
         }
     }
 
+    fn deletes_gracefully(&self) -> bool {
+        true
+    }
+
     fn returns_deleted_object(&self) -> bool {
         true
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::zero_status;
+use super::reset_status;
 use crate::errors::Cause;
 use crate::resources::validation::{immutable, workload};
 use crate::resources::{ScalePaths, Strategy};
@@ -11,12 +11,7 @@ pub struct ReplicaSet;
 
 impl Strategy for ReplicaSet {
     fn prepare_for_create(&self, obj: &mut Value) {
-        obj["status"] = json!({});
-        zero_status(obj, json!({"replicas": 0}));
-    }
-
-    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
-        zero_status(new, json!({"replicas": 0}));
+        reset_status(obj, json!({"replicas": 0}));
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {

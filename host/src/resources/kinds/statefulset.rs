@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::zero_status;
+use super::reset_status;
 use crate::errors::Cause;
 use crate::resources::validation::{immutable, pvc, workload};
 use crate::resources::{ScalePaths, Strategy};
@@ -17,12 +17,7 @@ fn zero() -> Value {
 
 impl Strategy for StatefulSet {
     fn prepare_for_create(&self, obj: &mut Value) {
-        obj["status"] = json!({});
-        zero_status(obj, zero());
-    }
-
-    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
-        zero_status(new, zero());
+        reset_status(obj, zero());
     }
 
     fn validate(&self, obj: &Value) -> Vec<Cause> {

@@ -210,6 +210,14 @@ pub fn check_spec(spec: &WasmPluginSpec) -> Vec<Cause> {
     }
     if spec.module.is_empty() {
         errs.push(Cause::required("spec.module"));
+    } else if !crate::store::modules::is_digest(&spec.module)
+        && spec.module.strip_prefix("builtin:").is_none_or(str::is_empty)
+    {
+        errs.push(Cause::invalid(
+            "spec.module",
+            &Value::String(spec.module.clone()),
+            "must be sha256:<64 hex digits> of an uploaded module or builtin:<name>",
+        ));
     }
     if let Some(m) = spec.memory_limit_mib.filter(|m| *m < 1) {
         errs.push(Cause::invalid("spec.memoryLimitMiB", &Value::from(m), "must be at least 1"));
