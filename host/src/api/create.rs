@@ -21,8 +21,8 @@ impl Api {
         opts: WriteOptions,
     ) -> ApiResult<(Value, Vec<String>)> {
         rt.strategy.check_create()?;
-        check_type_meta(&rt, &mut body)?;
-        check_metadata_shape(&rt, &body)?;
+        check_type_meta(rt, &mut body)?;
+        check_metadata_shape(rt, &body)?;
         let metadata = meta::metadata_mut(&mut body);
         match (rt.namespaced, namespace, metadata.get("namespace").and_then(Value::as_str)) {
             (true, Some(url), Some(body_ns)) if !body_ns.is_empty() && body_ns != url => {
@@ -96,7 +96,7 @@ impl Api {
             None
         };
 
-        let causes = validation::validate(&rt, &obj, None);
+        let causes = validation::validate(rt, &obj, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }
@@ -106,9 +106,9 @@ impl Api {
         if rt.namespaced {
             self.check_namespace_open(meta::namespace(&obj)).await?;
         }
-        let key = key_for(&rt, namespace, &name);
+        let key = key_for(rt, namespace, &name);
         let outcome = self
-            .commit(&rt, &key, opts.dry_run, |current| match current {
+            .commit(rt, &key, opts.dry_run, |current| match current {
                 Some(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
                 None => Ok(Decision::Put(obj)),
             })

@@ -78,9 +78,9 @@ impl Api {
         name: &str,
         opts: &DeleteOptions,
     ) -> ApiResult<Outcome> {
-        let policy = opts.policy(&rt)?.to_string();
+        let policy = opts.policy(rt)?.to_string();
         rt.strategy.check_delete(name)?;
-        let key = key_for(&rt, namespace, name);
+        let key = key_for(rt, namespace, name);
         let user = opts.user.clone().unwrap_or_else(User::server);
         let attrs = Attributes {
             rt,
@@ -101,7 +101,7 @@ impl Api {
         }
         // Only a node with an agent stops a pod gracefully; simulated nodes have none.
         let graceful_node = rt.strategy.deletes_gracefully() && self.node_has_agent(&key).await;
-        self.commit(&rt, &key, opts.dry_run, |current| {
+        self.commit(rt, &key, opts.dry_run, |current| {
             let mut obj = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             if let Some(uid) = &opts.precondition_uid {
                 if uid != meta::uid(&obj) {
@@ -180,10 +180,10 @@ impl Api {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> ApiResult<Vec<Value>> {
-        let items = self.list_all(&rt, namespace, list).await?;
+        let items = self.list_all(rt, namespace, list).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            match self.delete(&rt, Some(meta::namespace(&item)), meta::name(&item), opts).await {
+            match self.delete(rt, Some(meta::namespace(&item)), meta::name(&item), opts).await {
                 Ok(outcome) => out.push(outcome.into_object()),
                 // Someone else removed it meanwhile: that is what we wanted.
                 Err(e) if e.code == 404 => {}

@@ -81,7 +81,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             "shortNames": rt.short_names,
             "categories": rt.categories,
         }));
-        for (sub, g, v, kind) in subresources(&rt) {
+        for (sub, g, v, kind) in subresources(rt) {
             let mut entry = json!({
                 "name": format!("{}/{sub}", &rt.plural),
                 "singularName": "",
@@ -122,7 +122,7 @@ pub fn aggregated(registry: &Registry, legacy: bool) -> Value {
                     let resources: Vec<Value> = registry
                         .in_group_version(&group, version)
                         .map(|rt| {
-                            let mut subs: Vec<Value> = subresources(&rt)
+                            let mut subs: Vec<Value> = subresources(rt)
                                 .into_iter()
                                 .map(|(sub, g, v, kind)| {
                                     json!({

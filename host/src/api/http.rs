@@ -300,16 +300,16 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
                 return watch::serve(api.clone(), target.rt.clone(), target.namespace.clone(), opts, repr).await;
             }
             let opts = ListOptions::from_query(&query)?;
-            let result = api.list(&rt, ns, &opts).await?;
+            let result = api.list(rt, ns, &opts).await?;
             let value = match repr {
                 Representation::Table => {
                     let include = query.get("includeObject").unwrap_or("Metadata");
-                    table::table_for(&rt, &result.items, Some(result.revision), result.continue_token, true, include)
+                    table::table_for(rt, &result.items, Some(result.revision), result.continue_token, true, include)
                 }
                 Representation::Metadata => {
                     table::partial_metadata_list(&result.items, result.revision, result.continue_token)
                 }
-                Representation::Object => list_object(&rt, result),
+                Representation::Object => list_object(rt, result),
             };
             Ok(json_response(StatusCode::OK, &value, &headers, &[]))
         }
@@ -319,14 +319,14 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
                     "watch a single object with fieldSelector=metadata.name=NAME on the collection",
                 ));
             }
-            let obj = api.get(&rt, ns, name).await?;
+            let obj = api.get(rt, ns, name).await?;
             let value = if let (Some("scale"), Some(paths)) = (sub, rt.scale()) {
                 scale_of(&paths, &obj)
             } else {
                 match repr {
                     Representation::Table => {
                         let include = query.get("includeObject").unwrap_or("Metadata");
-                        table::table_for(&rt, std::slice::from_ref(&obj), None, None, true, include)
+                        table::table_for(rt, std::slice::from_ref(&obj), None, None, true, include)
                     }
                     Representation::Metadata => table::partial_metadata(&obj),
                     Representation::Object => obj,
@@ -336,7 +336,7 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
         }
         (&Method::POST, None) => {
             let obj = parse_body(&body, &headers)?;
-            let (created, warnings) = api.create(&rt, ns, obj, write_options(&user, &query, &headers)?).await?;
+            let (created, warnings) = api.create(rt, ns, obj, write_options(&user, &query, &headers)?).await?;
             Ok(json_response(StatusCode::CREATED, &created, &headers, &warnings))
         }
         (&Method::PUT, Some(name)) => {
@@ -346,7 +346,7 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
                 let scale = api.update_scale(rt, ns, name, ScaleChange::Replace(obj), opts).await?;
                 return Ok(json_response(StatusCode::OK, &scale, &headers, &[]));
             }
-            let (outcome, warnings) = api.update(&rt, ns, name, sub, obj, opts).await?;
+            let (outcome, warnings) = api.update(rt, ns, name, sub, obj, opts).await?;
             Ok(json_response(StatusCode::OK, outcome.object(), &headers, &warnings))
         }
         (&Method::PATCH, Some(name)) => {
@@ -411,7 +411,7 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
         (&Method::DELETE, None) => {
             let opts = delete_options(&user, &query, &body, &headers)?;
             let list = ListOptions::from_query(&query)?;
-            let items = api.delete_collection(&rt, ns, &list, &opts).await?;
+            let items = api.delete_collection(rt, ns, &list, &opts).await?;
             let revision = api.store.revision().await?;
             let value = json!({
                 "kind": rt.list_kind(),

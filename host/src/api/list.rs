@@ -66,7 +66,7 @@ fn decode_continue(token: &str) -> ApiResult<Continue> {
 
 impl Api {
     pub async fn list(&self, rt: &ResourceType, namespace: Option<&str>, opts: &ListOptions) -> ApiResult<ListResult> {
-        let filter = Filter::new(&rt, opts.label_selector.as_deref(), opts.field_selector.as_deref())?;
+        let filter = Filter::new(rt, opts.label_selector.as_deref(), opts.field_selector.as_deref())?;
         let resume = opts.continue_token.as_deref().map(decode_continue).transpose()?;
         if resume.is_some() && opts.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
             return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
@@ -139,7 +139,7 @@ impl Api {
         let mut opts = opts.clone();
         opts.limit = None;
         opts.continue_token = None;
-        Ok(self.list(&rt, namespace, &opts).await?.items)
+        Ok(self.list(rt, namespace, &opts).await?.items)
     }
 }
 

@@ -205,7 +205,7 @@ impl Api {
 
     /// Reads one object.
     pub async fn get(&self, rt: &ResourceType, namespace: Option<&str>, name: &str) -> ApiResult<Value> {
-        let key = key_for(&rt, namespace, name);
+        let key = key_for(rt, namespace, name);
         self.store
             .get(&key)
             .await
@@ -229,16 +229,16 @@ impl Api {
     where
         F: Fn(&mut Value) -> ApiResult<()>,
     {
-        let key = key_for(&rt, namespace, name);
+        let key = key_for(rt, namespace, name);
         let mut opts = WriteOptions::internal(user.clone());
         opts.field_validation = FieldValidation::Ignore;
         let how = update::Finish::new(&opts, subresource);
         let compute = |old: Value, validate: bool| {
             let mut new = old.clone();
             change(&mut new)?;
-            update::finish(&rt, old, new, &how, validate)
+            update::finish(rt, old, new, &how, validate)
         };
-        let (outcome, _) = self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await?;
+        let (outcome, _) = self.write_update(rt, &key, subresource, &opts, compute, None).await?;
         Ok(outcome)
     }
 }

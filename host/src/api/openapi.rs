@@ -49,7 +49,7 @@ fn build(registry: &Registry) -> Documents {
             let schemas = schemas_for(&types, "#/components/schemas/", true);
             let mut paths = Map::new();
             for rt in &types {
-                add_paths(&mut paths, &rt, "#/components/schemas/", true);
+                add_paths(&mut paths, rt, "#/components/schemas/", true);
             }
             let doc = json!({
                 "openapi": "3.0.0",
@@ -64,7 +64,7 @@ fn build(registry: &Registry) -> Documents {
     let all: Vec<&ResourceType> = registry.all().iter().map(|t| &**t).collect();
     let mut paths = Map::new();
     for rt in &all {
-        add_paths(&mut paths, &rt, "#/definitions/", false);
+        add_paths(&mut paths, rt, "#/definitions/", false);
     }
     let v2 = json!({
         "swagger": "2.0",

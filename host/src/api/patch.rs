@@ -99,14 +99,14 @@ impl Api {
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
                 ));
             }
-            check_apply_target(&rt, namespace, name, &patch.body)?;
+            check_apply_target(rt, namespace, name, &patch.body)?;
         }
-        let key = key_for(&rt, namespace, name);
+        let key = key_for(rt, namespace, name);
         let mut how = update::Finish::new(&opts, subresource);
         how.applied = patch.kind == PatchType::Apply;
         let compute = |old: Value, validate: bool| {
             let patched = match patch.kind {
-                PatchType::Apply => managed::apply_config(&rt, Some(&old), &patch.body, &how.manager)?,
+                PatchType::Apply => managed::apply_config(rt, Some(&old), &patch.body, &how.manager)?,
                 _ => apply_patch(&old, &patch, &rt.kind)?,
             };
             if !patched.is_object() {
@@ -126,9 +126,9 @@ impl Api {
                     )));
                 }
             }
-            update::finish(&rt, old, patched, &how, validate)
+            update::finish(rt, old, patched, &how, validate)
         };
-        match self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await {
+        match self.write_update(rt, &key, subresource, &opts, compute, None).await {
             // Apply creates what is not there yet.
             Err(e) if e.code == 404 && patch.kind == PatchType::Apply && subresource.is_none() => {
                 let mut created = managed::apply_config(rt, None, &patch.body, &how.manager)?;

@@ -55,7 +55,7 @@ impl Api {
         opts: WriteOptions,
     ) -> ApiResult<Value> {
         let paths = rt.scale().ok_or_else(|| ApiError::not_found(&rt.group, &format!("{}/scale", &rt.plural), name))?;
-        let key = super::key_for(&rt, namespace, name);
+        let key = super::key_for(rt, namespace, name);
         // The object changes under the main resource's name: ownership of the
         // replicas is recorded for `/scale`.
         let how = Finish::new(&opts, Some("scale"));
@@ -72,7 +72,7 @@ impl Api {
             let replicas = replicas_of(&wanted, name)?;
             let mut new = old.clone();
             write_path(&mut new, &paths.spec_replicas, json!(replicas));
-            super::update::finish(&rt, old, new, &how, validate)
+            super::update::finish(rt, old, new, &how, validate)
         };
         let view = |obj: &Value| scale_of(&paths, obj);
         let apply = |obj: &mut Value, scale: &Value| {
@@ -80,7 +80,7 @@ impl Api {
             Ok(())
         };
         let view = AdmissionView { view: &view, apply: &apply };
-        let (outcome, _) = self.write_update(&rt, &key, namespace, Some("scale"), &opts, compute, Some(&view)).await?;
+        let (outcome, _) = self.write_update(rt, &key, Some("scale"), &opts, compute, Some(&view)).await?;
         let obj = match outcome {
             Outcome::Written(v) | Outcome::Created(v) | Outcome::Unchanged(v) | Outcome::Deleted(v) => v,
         };

@@ -25,7 +25,7 @@ impl Api {
         mut body: Value,
         opts: WriteOptions,
     ) -> ApiResult<(Outcome, Vec<String>)> {
-        check_type_meta(&rt, &mut body)?;
+        check_type_meta(rt, &mut body)?;
         let body_name = meta::name(&body);
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -41,7 +41,7 @@ impl Api {
             }
         }
         let requested_rv = meta::resource_version(&body).to_string();
-        let key = key_for(&rt, namespace, name);
+        let key = key_for(rt, namespace, name);
         let compute = |old: Value, validate: bool| {
             if !requested_rv.is_empty() && requested_rv != meta::resource_version(&old) {
                 return Err(ApiError::modified(&rt.group, &rt.plural, name));
@@ -58,9 +58,9 @@ impl Api {
                     ),
                 ));
             }
-            finish(&rt, old, body.clone(), &Finish::new(&opts, subresource), validate)
+            finish(rt, old, body.clone(), &Finish::new(&opts, subresource), validate)
         };
-        self.write_update(&rt, &key, namespace, subresource, &opts, compute, None).await
+        self.write_update(rt, &key, subresource, &opts, compute, None).await
     }
 
     /// Reads the object, computes its next version with `compute`, and writes
@@ -73,7 +73,6 @@ impl Api {
         &self,
         rt: &ResourceType,
         key: &Key,
-        namespace: Option<&str>,
         subresource: Option<&str>,
         opts: &WriteOptions,
         compute: F,
@@ -83,6 +82,7 @@ impl Api {
         F: Fn(Value, bool) -> ApiResult<(Decision, Vec<String>)>,
     {
         let name = key.name.as_str();
+        let namespace = Some(key.namespace.as_str()).filter(|n| !n.is_empty());
         let attrs = Attributes {
             rt,
             operation: Operation::Update,
@@ -95,7 +95,7 @@ impl Api {
         if !self.admission.wants(&attrs) {
             let mut warnings = Vec::new();
             let outcome = self
-                .commit(&rt, key, opts.dry_run, |current| {
+                .commit(rt, key, opts.dry_run, |current| {
                     let old = current.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
                     let (decision, w) = compute(old, true)?;
                     warnings = w;
@@ -130,8 +130,8 @@ impl Api {
                             }
                         }
                     }
-                    set_generation(&rt, &old, &mut new);
-                    let causes = validation::validate(&rt, &new, Some(&old));
+                    set_generation(rt, &old, &mut new);
+                    let causes = validation::validate(rt, &new, Some(&old));
                     if !causes.is_empty() {
                         return Err(ApiError::invalid(&rt.group, &rt.kind, name, causes));
                     }
@@ -153,7 +153,7 @@ impl Api {
             let read_rv = meta::resource_version(&old).to_string();
             let mut stale = false;
             let outcome = self
-                .commit(&rt, key, opts.dry_run, |current| match current {
+                .commit(rt, key, opts.dry_run, |current| match current {
                     None => Err(ApiError::not_found(&rt.group, &rt.plural, name)),
                     Some(c) if meta::resource_version(&c) != read_rv => {
                         stale = true;
@@ -224,7 +224,7 @@ pub(super) fn finish(
 ) -> ApiResult<(Decision, Vec<String>)> {
     let subresource = how.manager.subresource;
     let name = meta::name(&old).to_string();
-    super::create::check_metadata_shape(&rt, &new)?;
+    super::create::check_metadata_shape(rt, &new)?;
     if subresource == Some("status") {
         // Only status may change through /status (and, after an apply, the
         // ownership the merge recorded).
@@ -302,9 +302,9 @@ pub(super) fn finish(
     }
     // Decoding serialises afresh; keep the stored revision for the comparison below.
     meta::metadata_mut(&mut new).insert("resourceVersion".into(), json!(meta::resource_version(&old)));
-    set_generation(&rt, &old, &mut new);
+    set_generation(rt, &old, &mut new);
     if validate {
-        let causes = validation::validate(&rt, &new, Some(&old));
+        let causes = validation::validate(rt, &new, Some(&old));
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, causes));
         }

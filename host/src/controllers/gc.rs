@@ -157,7 +157,7 @@ async fn owners_of(api: &Api, obj: &Value) -> Vec<(Option<std::sync::Arc<Resourc
 /// (background); those with other live owners just lose the dangling reference.
 async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
     let uid = owner["metadata"]["uid"].clone();
-    for (key, dep) in dependents(api, &rt, owner).await {
+    for (key, dep) in dependents(api, rt, owner).await {
         let Some(dep_rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         let live = owners_of(api, &dep).await;
         let ns = namespace_of(&key);
@@ -178,7 +178,7 @@ async fn collect_dependents_of(api: &Api, rt: &ResourceType, owner: &Value) {
 async fn drop_owner_reference(api: &Api, rt: &ResourceType, dependent: &Key, uid: &Value, what: &str) {
     let ns = namespace_of(dependent);
     let result = api
-        .modify(&crate::auth::User::component("garbage-collector"), &rt, ns, &dependent.name, None, |obj| {
+        .modify(&crate::auth::User::component("garbage-collector"), rt, ns, &dependent.name, None, |obj| {
             remove_owner_ref(obj, uid);
             Ok(())
         })
@@ -199,17 +199,17 @@ fn remove_owner_ref(obj: &mut Value, uid: &Value) {
 
 async fn orphan(api: &Api, rt: &ResourceType, owner: &Value) {
     let uid = owner["metadata"]["uid"].clone();
-    for (key, _) in dependents(api, &rt, owner).await {
+    for (key, _) in dependents(api, rt, owner).await {
         let Some(dep_rt) = api.registry().by_store_key(&key.resource).cloned() else { continue };
         drop_owner_reference(api, &dep_rt, &key, &uid, "orphaning dependent").await;
     }
-    remove_finalizer(api, &rt, owner, ORPHAN).await;
+    remove_finalizer(api, rt, owner, ORPHAN).await;
 }
 
 async fn foreground(api: &Api, rt: &ResourceType, owner: &Value) {
-    let deps = dependents(api, &rt, owner).await;
+    let deps = dependents(api, rt, owner).await;
     if deps.is_empty() {
-        remove_finalizer(api, &rt, owner, FOREGROUND).await;
+        remove_finalizer(api, rt, owner, FOREGROUND).await;
         return;
     }
     let opts = DeleteOptions {
@@ -235,7 +235,7 @@ async fn remove_finalizer(api: &Api, rt: &ResourceType, obj: &Value, finalizer: 
     let ns = if rt.namespaced { Some(meta::namespace(obj)) } else { None };
     let name = meta::name(obj).to_string();
     let result = api
-        .modify(&crate::auth::User::component("garbage-collector"), &rt, ns, &name, None, |o| {
+        .modify(&crate::auth::User::component("garbage-collector"), rt, ns, &name, None, |o| {
             if let Some(list) = o["metadata"]["finalizers"].as_array_mut() {
                 list.retain(|f| f.as_str() != Some(finalizer));
             }

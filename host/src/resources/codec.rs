@@ -161,7 +161,7 @@ fn builtin_list_type(kind: &str, path: &[&str]) -> ListType {
             let last = path.last().copied().unwrap_or("");
             let mut keys = vec![key.clone()];
             // Container and Service ports are keyed on port and protocol in Kubernetes' OpenAPI.
-            if (key == "containerPort" || (key == "port" && last == "ports")) && last == "ports" {
+            if last == "ports" && (key == "containerPort" || key == "port") {
                 keys.push("protocol".into());
             }
             ListType::Map(keys)

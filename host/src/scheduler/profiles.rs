@@ -118,7 +118,7 @@ impl Runner {
 
     /// Brings the instance up to date with `cache`, then places `pods`.
     pub async fn schedule(&mut self, cache: &Cache, pods: &[Pod]) -> Result<Vec<Placement>, PluginError> {
-        let result = self.sync_and_schedule(cache, &pods).await;
+        let result = self.sync_and_schedule(cache, pods).await;
         if result.is_err() {
             // Whatever the instance holds now is unknown: start over next time.
             self.synced = None;
@@ -138,7 +138,7 @@ impl Runner {
                     Some(_) => {}
                 }
                 self.synced = Some(cache.version());
-                Ok(policy.schedule(&pods))
+                Ok(policy.schedule(pods))
             }
             State::Wasm(plugin, slot) => {
                 let instance = match slot {
@@ -157,7 +157,7 @@ impl Runner {
                     Some(_) => {}
                 }
                 self.synced = Some(cache.version());
-                instance.schedule(&pods).await
+                instance.schedule(pods).await
             }
         }
     }

@@ -214,10 +214,10 @@ async fn create_default_plugins(api: &Api) -> anyhow::Result<()> {
 /// Creates `obj` unless an object of that name exists (or appears meanwhile).
 async fn ensure(api: &Api, rt: &ResourceType, namespace: Option<&str>, obj: serde_json::Value) -> anyhow::Result<()> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    if api.get(&rt, namespace, &name).await.is_ok() {
+    if api.get(rt, namespace, &name).await.is_ok() {
         return Ok(());
     }
-    match api.create(&rt, namespace, obj, Default::default()).await {
+    match api.create(rt, namespace, obj, Default::default()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => anyhow::bail!("creating {} {name}: {}", rt.singular, e.message),
