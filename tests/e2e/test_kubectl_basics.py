@@ -544,7 +544,7 @@ def test_dependents_of_vanished_owners_are_collected_after_restart(skiff, namesp
         orphan: [{"apiVersion": "v1", "kind": "ConfigMap", "name": "never-existed",
                   "uid": "00000000-0000-0000-0000-000000000001"}],
         # An owner of a kind this server does not serve cannot be checked: kept.
-        foreign: [{"apiVersion": "example.com/v1", "kind": "Widget", "name": "w",
+        foreign: [{"apiVersion": "unserved.e2e.skiff.dev/v1", "kind": "Gizmo", "name": "w",
                    "uid": "00000000-0000-0000-0000-000000000002"}],
     }
     for name, owner_refs in refs.items():
