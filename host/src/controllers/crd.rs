@@ -206,6 +206,7 @@ async fn write_status(api: &Api, crd_rt: &ResourceType, crd: &Value, clash: Opti
 /// objects: what is stored under its names belongs to another.
 async fn clean_up(api: &Api, crd_rt: &ResourceType, crd: &Value, serving: bool) {
     let name = meta::name(crd).to_string();
+    mark_terminating(api, crd_rt, crd).await;
     let own = if serving { custom::types_for(crd, true).into_iter().find(|t| t.storage) } else { None };
     if let Some(rt) = own {
         let items = match api.list_all(&rt, None, &ListOptions::default()).await {
@@ -245,5 +246,44 @@ async fn clean_up(api: &Api, crd_rt: &ResourceType, crd: &Value, serving: bool) 
         if e.code != 404 {
             tracing::warn!(crd = %name, error = %e.message, "releasing CustomResourceDefinition failed");
         }
+    }
+}
+
+/// `Terminating=True` while a deleted CRD's objects are removed, as
+/// `kubectl describe crd` shows in Kubernetes.
+async fn mark_terminating(api: &Api, crd_rt: &ResourceType, crd: &Value) {
+    let already = crd["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Terminating" && c["status"] == "True");
+    if already {
+        return;
+    }
+    let user = User::component("crd-controller");
+    let result = api
+        .modify(&user, crd_rt, None, meta::name(crd), Some("status"), |obj| {
+            if !obj["status"].is_object() {
+                obj["status"] = json!({});
+            }
+            let terminating = json!({"type": "Terminating", "status": "True", "lastTransitionTime": meta::now(),
+                "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"});
+            let mut conditions: Vec<Value> = obj["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["type"] != "Terminating")
+                .cloned()
+                .collect();
+            conditions.push(terminating);
+            obj["status"]["conditions"] = Value::Array(conditions);
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        if e.code == 404 {
+            return;
+        }
+        tracing::warn!(crd = %meta::name(crd), error = %e.message, "marking a CustomResourceDefinition Terminating failed");
     }
 }
