@@ -65,8 +65,8 @@ pub trait Strategy: Send + Sync {
         true
     }
 
-    /// Before an update of the main resource (status already carried over):
-    /// keep what clients may not change through it.
+    /// Before an update of the main resource (the old status is carried over
+    /// after it): keep what clients may not change through it.
     fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
 
     /// Kind-specific problems (object metadata is checked for every kind).
