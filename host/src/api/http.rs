@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::delete::DeleteOptions;
 use super::error::{ApiError, ApiResult};
-use super::list::{list_object, ListOptions};
+use super::list::{list_object, stored_list_body, ListOptions};
 use super::patch::{Patch, PatchType};
 use super::request::{self, Query, Representation, Target, MAX_BODY};
 use super::scale::{scale_of, ScaleChange};
@@ -300,6 +300,14 @@ async fn resource(state: &HttpState, request: Incoming) -> ApiResult<Response> {
                 return watch::serve(api.clone(), target.rt.clone(), target.namespace.clone(), opts, repr).await;
             }
             let opts = ListOptions::from_query(&query)?;
+            let unfiltered = [&opts.label_selector, &opts.field_selector]
+                .iter()
+                .all(|s| s.as_deref().is_none_or(|s| s.trim().is_empty()));
+            if repr == Representation::Object && unfiltered && !rt.is_custom() && !request::wants_yaml(&headers) {
+                let (items, revision, continue_token) = api.list_stored(rt, ns, &opts).await?;
+                let body = stored_list_body(rt, &items, revision, continue_token);
+                return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+            }
             let result = api.list(rt, ns, &opts).await?;
             let value = match repr {
                 Representation::Table => {

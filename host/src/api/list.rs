@@ -8,6 +8,7 @@ use super::request::Query;
 use super::selectors::Filter;
 use super::Api;
 use crate::resources::ResourceType;
+use crate::store::Row;
 
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
@@ -67,6 +68,53 @@ fn decode_continue(token: &str) -> ApiResult<Continue> {
 impl Api {
     pub async fn list(&self, rt: &ResourceType, namespace: Option<&str>, opts: &ListOptions) -> ApiResult<ListResult> {
         let filter = Filter::new(rt, opts.label_selector.as_deref(), opts.field_selector.as_deref())?;
+        let mut items = Vec::new();
+        let (revision, continue_token) = self
+            .scan(rt, namespace, opts, |row| {
+                let item = row.parse()?;
+                let keep = filter.matches(&item);
+                if keep {
+                    items.push(rt.as_served(item));
+                }
+                Ok(keep)
+            })
+            .await?;
+        Ok(ListResult { items, revision, continue_token })
+    }
+
+    /// A page of a list without selectors, as the stored JSON texts: what a
+    /// plain `GET` of a collection sends, without parsing and re-encoding
+    /// every object. Custom kinds (whose apiVersion follows the version
+    /// asked for) take [`Api::list`].
+    pub async fn list_stored(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> ApiResult<(Vec<String>, i64, Option<String>)> {
+        let mut items = Vec::new();
+        let (revision, continue_token) = self
+            .scan(rt, namespace, opts, |row| {
+                items.push(std::mem::take(&mut row.json));
+                Ok(true)
+            })
+            .await?;
+        Ok((items, revision, continue_token))
+    }
+
+    /// Pages through the stored objects of `rt` from the continue point,
+    /// handing each row to `take` (true: it counts towards the limit) until
+    /// `limit` counted; returns the revision read at and the next continue token.
+    async fn scan<F>(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+        mut take: F,
+    ) -> ApiResult<(i64, Option<String>)>
+    where
+        F: FnMut(&mut Row) -> ApiResult<bool>,
+    {
         let resume = opts.continue_token.as_deref().map(decode_continue).transpose()?;
         if resume.is_some() && opts.resource_version.as_deref().is_some_and(|rv| !rv.is_empty()) {
             return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
@@ -94,7 +142,7 @@ impl Api {
         // Without a limit everything comes from one query, so from one snapshot.
         let batch = opts.limit.map_or(usize::MAX / 2, |l| l.clamp(100, 5000));
         let mut after = resume.as_ref().map(|c| (c.ns.clone(), c.name.clone()));
-        let mut items = Vec::new();
+        let mut counted = 0usize;
         let mut revision = None;
         let mut continue_from = None;
         'pages: loop {
@@ -102,16 +150,12 @@ impl Api {
                 self.store.list(&store_key, ns, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), batch).await?;
             revision.get_or_insert(page.revision);
             let count = page.items.len();
-            for (i, item) in page.items.into_iter().enumerate() {
-                let key = (
-                    item["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
-                    item["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                );
-                if filter.matches(&item) {
-                    items.push(rt.as_served(item));
+            for (i, mut row) in page.items.into_iter().enumerate() {
+                if take(&mut row)? {
+                    counted += 1;
                 }
-                after = Some(key);
-                if items.len() >= limit {
+                after = Some((row.namespace, row.name));
+                if counted >= limit {
                     if i + 1 < count || page.more {
                         continue_from = after.clone();
                     }
@@ -126,7 +170,7 @@ impl Api {
         // watch started from it replays anything that changed in between.
         let revision = resume.as_ref().map(|c| c.rv).or(revision).unwrap_or(0);
         let continue_token = continue_from.map(|(ns, name)| encode_continue(&Continue { rv: revision, ns, name }));
-        Ok(ListResult { items, revision, continue_token })
+        Ok((revision, continue_token))
     }
 
     /// Every matching object, all pages.
@@ -141,6 +185,28 @@ impl Api {
         opts.continue_token = None;
         Ok(self.list(rt, namespace, &opts).await?.items)
     }
+}
+
+/// The `XxxList` body for stored JSON texts: the same document as
+/// [`list_object`] would give, spliced instead of re-encoded.
+pub fn stored_list_body(rt: &ResourceType, items: &[String], revision: i64, continue_token: Option<String>) -> String {
+    let mut head = list_object(rt, ListResult { items: Vec::new(), revision, continue_token });
+    if let Some(o) = head.as_object_mut() {
+        o.remove("items");
+    }
+    let head = head.to_string();
+    let mut body = String::with_capacity(head.len() + 12 + items.iter().map(|i| i.len() + 1).sum::<usize>());
+    // `{...}` without its closing brace, then the items.
+    body.push_str(&head[..head.len() - 1]);
+    body.push_str(",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(item);
+    }
+    body.push_str("]}");
+    body
 }
 
 /// The `XxxList` object for a list result.

@@ -301,3 +301,23 @@ async fn a_crd_adds_a_kind_that_validates_prunes_and_defaults() {
     let left = f.api.list_all(&gadgets, None, &Default::default()).await.expect("list");
     assert!(left.is_empty());
 }
+
+#[tokio::test]
+async fn a_plain_list_page_is_the_stored_json_spliced_as_list_would_encode_it() {
+    let f = fixture().await;
+    let cms = rt(&f.api, "", "v1", "configmaps");
+    for i in 0..5 {
+        let body = json!({"metadata": {"name": format!("c{i}")}, "data": {"k": "\"quoted\" \\ value"}});
+        f.api.create(&cms, Some("default"), body, opts("t")).await.expect("create");
+    }
+    let page = super::ListOptions { limit: Some(3), ..Default::default() };
+    let listed = f.api.list(&cms, Some("default"), &page).await.expect("list");
+    let (items, revision, token) = f.api.list_stored(&cms, Some("default"), &page).await.expect("stored");
+    let spliced: Value = serde_json::from_str(&super::list::stored_list_body(&cms, &items, revision, token.clone()))
+        .expect("valid JSON");
+    assert_eq!(spliced, super::list::list_object(&cms, listed));
+    assert_eq!(spliced["items"].as_array().map(Vec::len), Some(3));
+    let rest = super::ListOptions { limit: Some(3), continue_token: token, ..Default::default() };
+    let (items, ..) = f.api.list_stored(&cms, Some("default"), &rest).await.expect("next page");
+    assert_eq!(items.len(), 2);
+}

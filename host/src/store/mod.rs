@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Row as _};
 use tokio::sync::Mutex;
 
 pub use watch::{Change, EventType, WatchHub, WatchStream};
@@ -88,11 +88,26 @@ const TAIL_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// One page of a list, read from a single snapshot.
 pub struct Page {
-    pub items: Vec<Value>,
+    /// The rows as stored: callers parse only what they need (a plain list
+    /// page goes out as the stored JSON).
+    pub items: Vec<Row>,
     /// The store revision the page was read at.
     pub revision: i64,
     /// True when more rows follow the last returned one.
     pub more: bool,
+}
+
+/// One stored object: its key within the resource and its JSON text.
+pub struct Row {
+    pub namespace: String,
+    pub name: String,
+    pub json: String,
+}
+
+impl Row {
+    pub fn parse(&self) -> Result<Value, StoreError> {
+        Ok(serde_json::from_str(&self.json)?)
+    }
 }
 
 const SCHEMA: &[&str] = &[
@@ -192,12 +207,11 @@ impl Store {
             let page =
                 self.list(resource, namespace, after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), 1000).await?;
             let more = page.more;
-            items.extend(page.items);
-            match items.last() {
-                Some(last) if more => {
-                    let at = |f: &str| last["metadata"][f].as_str().unwrap_or("").to_string();
-                    after = Some((at("namespace"), at("name")));
-                }
+            for row in &page.items {
+                items.push(row.parse()?);
+            }
+            match page.items.last() {
+                Some(last) if more => after = Some((last.namespace.clone(), last.name.clone())),
                 _ => return Ok(items),
             }
         }
@@ -224,7 +238,7 @@ impl Store {
         let rows: Vec<AnyRow> = match namespace {
             Some(ns) => {
                 sqlx::query(
-                    "SELECT value FROM objects WHERE resource = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4",
+                    "SELECT namespace, name, value FROM objects WHERE resource = $1 AND namespace = $2 AND name > $3 ORDER BY name LIMIT $4",
                 )
                 .bind(resource)
                 .bind(ns)
@@ -235,7 +249,7 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "SELECT value FROM objects WHERE resource = $1 AND (namespace > $2 OR (namespace = $3 AND name > $4)) ORDER BY namespace, name LIMIT $5",
+                    "SELECT namespace, name, value FROM objects WHERE resource = $1 AND (namespace > $2 OR (namespace = $3 AND name > $4)) ORDER BY namespace, name LIMIT $5",
                 )
                 .bind(resource)
                 .bind(after_ns)
@@ -250,7 +264,7 @@ impl Store {
         let more = rows.len() > limit;
         let mut items = Vec::with_capacity(rows.len().min(limit));
         for row in rows.into_iter().take(limit) {
-            items.push(serde_json::from_str(&row.try_get::<String, _>(0)?)?);
+            items.push(Row { namespace: row.try_get(0)?, name: row.try_get(1)?, json: row.try_get(2)? });
         }
         Ok(Page { items, revision, more })
     }

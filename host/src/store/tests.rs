@@ -133,18 +133,11 @@ async fn list_pages_in_order_from_one_snapshot() {
                 .await
                 .expect(&backend);
             for item in &page.items {
-                seen.push(format!(
-                    "{}/{}",
-                    item["metadata"]["namespace"].as_str().unwrap_or(""),
-                    item["metadata"]["name"].as_str().unwrap_or("")
-                ));
+                let obj = item.parse().expect("stored JSON");
+                assert_eq!(obj["metadata"]["name"], item.name.as_str(), "the row's key is the object's");
+                seen.push(format!("{}/{}", item.namespace, item.name));
             }
-            let last = page.items.last().map(|i| {
-                (
-                    i["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
-                    i["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                )
-            });
+            let last = page.items.last().map(|i| (i.namespace.clone(), i.name.clone()));
             if !page.more {
                 break;
             }
