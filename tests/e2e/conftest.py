@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import threading
 import sys
 import time
 import urllib.request
@@ -303,6 +305,53 @@ def kj(k):
     def run(*args, **kw):
         return json.loads(k(*args, "-o", "json", **kw).stdout)
     return run
+
+
+class EventReader:
+    """Collect a background `kubectl get -w --output-watch-events` stream as
+    "TYPE name" lines, without blocking the test."""
+
+    def __init__(self, stream, mode: str):
+        self.lines: list[str] = []
+        self._q: queue.Queue = queue.Queue()
+        pump = self._pump_json if mode == "json" else self._pump_table
+        threading.Thread(target=pump, args=(stream,), daemon=True).start()
+
+    def _pump_table(self, stream):
+        # EVENT NAME DATA AGE, one row per event.
+        for line in stream:
+            cols = line.split()
+            if len(cols) >= 2 and cols[0] != "EVENT":
+                self._q.put(f"{cols[0]} {cols[1]}")
+
+    def _pump_json(self, stream):
+        # A sequence of pretty-printed {"type": ..., "object": {...}} documents.
+        decoder = json.JSONDecoder()
+        buf = ""
+        while True:
+            chunk = stream.readline()
+            if not chunk:
+                return
+            buf += chunk
+            while True:
+                buf = buf.lstrip()
+                try:
+                    event, end = decoder.raw_decode(buf)
+                except json.JSONDecodeError:
+                    break
+                buf = buf[end:]
+                self._q.put(f"{event.get('type')} {event.get('object', {}).get('metadata', {}).get('name')}")
+
+    def wait_for(self, line: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while line not in self.lines:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no watch event {line!r} within {timeout}s; got {self.lines!r}")
+            try:
+                self.lines.append(self._q.get(timeout=remaining))
+            except queue.Empty:
+                pass
 
 
 def wait_for(predicate, timeout=30.0, interval=0.25, what="condition"):

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-import queue
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +23,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from conftest import unique, wait_for
+from conftest import EventReader, unique, wait_for
 
 GROUP = "crds.e2e.skiff.dev"
 PLURAL = "widgets"
@@ -397,54 +395,19 @@ def test_status_subresource_and_main_resource_ignore_each_other(k, kj):
     assert final["spec"]["color"] == "blue" and final["status"]["phase"] == "Ready"
 
 
-class WatchReader:
-    """`kubectl get -w --output-watch-events -o json` as "TYPE name" lines."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.lines: list[str] = []
-        self._q: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        decoder = json.JSONDecoder()
-        buf = ""
-        for chunk in self.proc.stdout:
-            buf += chunk
-            while True:
-                buf = buf.lstrip()
-                try:
-                    event, end = decoder.raw_decode(buf)
-                except json.JSONDecodeError:
-                    break
-                buf = buf[end:]
-                self._q.put(f"{event.get('type')} {event.get('object', {}).get('metadata', {}).get('name')}")
-
-    def wait_for(self, line, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while line not in self.lines:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no watch event {line!r} within {timeout}s; got {self.lines!r}")
-            try:
-                self.lines.append(self._q.get(timeout=remaining))
-            except queue.Empty:
-                pass
-
-
 def test_watch_sees_added_modified_deleted(skiff, k, namespace):
     sentinel, target = unique("sentinel"), unique("watched")
     create(k, widget(sentinel))
     proc = skiff.kubectl_popen("-n", namespace, "get", RESOURCE, "-w", "--output-watch-events", "-o", "json")
     try:
-        reader = WatchReader(proc)
-        reader.wait_for(f"ADDED {sentinel}")
+        reader = EventReader(proc.stdout, "json")
+        reader.wait_for(f"ADDED {sentinel}", timeout=15)
         create(k, widget(target))
-        reader.wait_for(f"ADDED {target}")
+        reader.wait_for(f"ADDED {target}", timeout=15)
         k("patch", RESOURCE, target, "--type=merge", "-p", '{"spec":{"color":"red"}}')
-        reader.wait_for(f"MODIFIED {target}")
+        reader.wait_for(f"MODIFIED {target}", timeout=15)
         k("delete", RESOURCE, target)
-        reader.wait_for(f"DELETED {target}")
+        reader.wait_for(f"DELETED {target}", timeout=15)
         assert proc.poll() is None, proc.stderr.read()
     finally:
         proc.kill()

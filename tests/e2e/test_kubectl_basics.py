@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import queue
 import re
 import textwrap
-import threading
 import time
 
 import pytest
 import yaml
 
-from conftest import unique, wait_for
+from conftest import EventReader, unique, wait_for
 
 # Images are never pulled by these tests; a loopback registry name keeps any
 # future pull attempt on this machine.
@@ -351,53 +349,6 @@ def test_delete_namespace_removes_contents(skiff):
 
 
 # --------------------------------------------------------------------------- watch
-
-
-class EventReader:
-    """Collect a background `kubectl get -w --output-watch-events` stream as
-    "TYPE name" lines, without blocking the test."""
-
-    def __init__(self, stream, mode: str):
-        self.lines: list[str] = []
-        self._q: queue.Queue = queue.Queue()
-        pump = self._pump_json if mode == "json" else self._pump_table
-        threading.Thread(target=pump, args=(stream,), daemon=True).start()
-
-    def _pump_table(self, stream):
-        # EVENT NAME DATA AGE, one row per event.
-        for line in stream:
-            cols = line.split()
-            if len(cols) >= 2 and cols[0] != "EVENT":
-                self._q.put(f"{cols[0]} {cols[1]}")
-
-    def _pump_json(self, stream):
-        # A sequence of pretty-printed {"type": ..., "object": {...}} documents.
-        decoder = json.JSONDecoder()
-        buf = ""
-        while True:
-            chunk = stream.readline()
-            if not chunk:
-                return
-            buf += chunk
-            while True:
-                buf = buf.lstrip()
-                try:
-                    event, end = decoder.raw_decode(buf)
-                except json.JSONDecodeError:
-                    break
-                buf = buf[end:]
-                self._q.put(f"{event.get('type')} {event.get('object', {}).get('metadata', {}).get('name')}")
-
-    def wait_for(self, line: str, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while line not in self.lines:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no watch event {line!r} within {timeout}s; got {self.lines!r}")
-            try:
-                self.lines.append(self._q.get(timeout=remaining))
-            except queue.Empty:
-                pass
 
 
 # `-o name` would print no event type (the name printer drops it), so the events
